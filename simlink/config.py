@@ -1,0 +1,371 @@
+"""Scenario schema: the single source of truth for scenario YAML files.
+
+Every model is frozen and forbids unknown keys. Environments and estimators
+are ``kind``-tagged unions; an estimator's keys (other than ``name`` and
+``kind``) are exactly the keyword arguments of its registered class.
+``scenarios/schema.json`` is exported from :class:`Scenario`.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+from typing import Annotated, Any, Literal, Union
+
+import yaml
+from pydantic import (BaseModel, ConfigDict, Field, ValidationError,
+                      field_validator, model_validator)
+
+PosInt = Annotated[int, Field(gt=0)]
+NonNegInt = Annotated[int, Field(ge=0)]
+PosFloat = Annotated[float, Field(gt=0)]
+NonNegFloat = Annotated[float, Field(ge=0)]
+
+
+class Model(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+# ---------------------------------------------------------------- arrays
+class UlaArray(Model):
+    """Uniform linear array of ``n`` elements (x2 ports when dual-polarised)."""
+    kind: Literal["ula"]
+    n: PosInt
+    polarization: Literal["single", "dual"] = "single"
+    spacing_wavelengths: PosFloat = 0.5  # at the UL carrier: physical spacing is fixed
+
+    @property
+    def rows(self) -> int:
+        return 1
+
+    @property
+    def cols(self) -> int:
+        return self.n
+
+
+class UpaArray(Model):
+    """Uniform planar array ``rows x cols`` (x2 ports when dual-polarised)."""
+    kind: Literal["upa"]
+    rows: PosInt
+    cols: PosInt
+    polarization: Literal["single", "dual"] = "single"
+    spacing_wavelengths: PosFloat = 0.5
+
+
+ArrayCfg = Annotated[Union[UlaArray, UpaArray], Field(discriminator="kind")]
+
+
+def n_ports(array: UlaArray | UpaArray) -> int:
+    """Number of antenna ports of an array (elements x polarisations)."""
+    return array.rows * array.cols * (2 if array.polarization == "dual" else 1)
+
+
+# ---------------------------------------------------------------- system
+class PilotCfg(Model):
+    """Downlink CSI-RS-like pilots.
+
+    Ports are frequency-multiplexed ``comb`` at a time on one OFDM symbol
+    (port ``p`` on subcarriers ``k = p mod comb``); ``ceil(n_bs / comb)``
+    OFDM symbols carry pilots once per CSI period of ``period_symbols``
+    OFDM symbols, which sets the overhead ``rho``.
+    """
+    comb: PosInt = 4
+    period_symbols: PosInt = 56
+
+
+class SystemCfg(Model):
+    fc_ul_hz: PosFloat
+    fc_dl_hz: PosFloat
+    subcarrier_spacing_hz: PosFloat = 30e3
+    n_subcarriers_ul: PosInt
+    n_subcarriers_dl: PosInt
+    bs_array: ArrayCfg
+    ue_array: ArrayCfg = Field(default_factory=lambda: UlaArray(kind="ula", n=1))
+    pilots: PilotCfg = PilotCfg()
+
+    @property
+    def n_bs(self) -> int:
+        return n_ports(self.bs_array)
+
+    @property
+    def n_ue(self) -> int:
+        return n_ports(self.ue_array)
+
+    @property
+    def duplex_gap_hz(self) -> float:
+        return self.fc_dl_hz - self.fc_ul_hz
+
+    @property
+    def n_pilot_symbols(self) -> int:
+        return -(-self.n_bs // self.pilots.comb)
+
+    @property
+    def pilot_overhead(self) -> float:
+        """Fraction ``rho`` of DL resource elements spent on pilots."""
+        pilot_res = self.n_bs * (self.n_subcarriers_dl // self.pilots.comb)
+        return pilot_res / (self.pilots.period_symbols * self.n_subcarriers_dl)
+
+    @model_validator(mode="after")
+    def _pilots_fit(self) -> "SystemCfg":
+        comb = self.pilots.comb
+        if self.n_subcarriers_dl % comb:
+            raise ValueError(f"pilots.comb={comb} must divide n_subcarriers_dl="
+                             f"{self.n_subcarriers_dl}: pilots do not fit the grid")
+        if self.n_pilot_symbols > self.pilots.period_symbols:
+            raise ValueError(f"pilots need {self.n_pilot_symbols} OFDM symbols for "
+                             f"{self.n_bs} ports but period_symbols="
+                             f"{self.pilots.period_symbols}: pilots do not fit the grid")
+        return self
+
+
+# ---------------------------------------------------------------- environments
+class EnvBase(Model):
+    name: str = Field(min_length=1)
+
+
+class CdlEnv(EnvBase):
+    kind: Literal["cdl"]
+    model: Literal["A", "B", "C", "D", "E"]
+    delay_spread_s: PosFloat = 100e-9
+    speed_mps: NonNegFloat = 0.0
+
+
+class TdlEnv(EnvBase):
+    kind: Literal["tdl"]
+    model: Literal["A", "B", "C", "D", "E", "A30", "B100", "C300"]
+    delay_spread_s: PosFloat = 100e-9
+    speed_mps: NonNegFloat = 0.0
+    correlation: Literal["low", "medium", "high"] = "low"
+
+
+class _SystemLevelEnv(EnvBase):
+    los: bool = False
+    speed_mps: NonNegFloat = 0.833  # 3 km/h
+    indoor_probability: Annotated[float, Field(ge=0, le=1)] = 0.0
+    min_bs_ut_dist_m: PosFloat | None = None
+    isd_m: PosFloat | None = None
+
+
+class UmiEnv(_SystemLevelEnv):
+    kind: Literal["umi"]
+
+
+class UmaEnv(_SystemLevelEnv):
+    kind: Literal["uma"]
+
+
+class RmaEnv(_SystemLevelEnv):
+    kind: Literal["rma"]
+
+
+class GaussianEnv(EnvBase):
+    """Correlated Rayleigh with a known covariance (DESIGN.md law 7).
+
+    Taps ``l`` with delays ``delays_s`` and powers ``powers`` (normalised to
+    sum 1); each tap carries an independent spatially correlated vector with
+    ``R_bs (x) R_ue``. The DL tap equals ``c * exp(-j 2 pi df tau_l)`` times
+    the UL tap plus an independent part of power ``1 - c^2``, where
+    ``c = ul_dl_correlation``.
+    """
+    kind: Literal["gaussian"]
+    spatial: Literal["exponential", "one_ring", "iid"] = "exponential"
+    bs_correlation: Annotated[float, Field(ge=0, lt=1)] = 0.7   # exponential coefficient
+    ue_correlation: Annotated[float, Field(ge=0, lt=1)] = 0.0
+    angle_spread_deg: Annotated[float, Field(gt=0, le=180)] = 10.0  # one-ring
+    mean_angle_deg: Annotated[float, Field(ge=-90, le=90)] = 0.0
+    delays_s: list[NonNegFloat] = Field(default_factory=lambda: [0.0, 50e-9, 150e-9, 400e-9])
+    powers: list[PosFloat] = Field(default_factory=lambda: [0.5, 0.25, 0.15, 0.1])
+    ul_dl_correlation: Annotated[float, Field(ge=0, le=1)] = 1.0
+
+    @model_validator(mode="after")
+    def _pdp(self) -> "GaussianEnv":
+        if len(self.delays_s) != len(self.powers):
+            raise ValueError(f"delays_s has {len(self.delays_s)} taps but powers has "
+                             f"{len(self.powers)}")
+        return self
+
+
+class FileEnv(EnvBase):
+    """Measured CSI from HDF5/NPZ/MAT: an array ``frames x antennas x subcarriers``
+    (or ``frames x antennas x ue_antennas x subcarriers``); subcarriers
+    ``[0, n_ul)`` form the UL band and the next ``n_dl`` the DL band."""
+    kind: Literal["file"]
+    path: str
+    dataset: str = "H"
+    ul_subcarriers: PosInt | None = None   # default: system.n_subcarriers_ul
+    dl_offset: NonNegInt | None = None     # default: right after the UL band
+
+    @field_validator("path")
+    @classmethod
+    def _exists(cls, v: str) -> str:
+        if not Path(v).expanduser().is_file():
+            raise ValueError(f"file not found: {v}")
+        if Path(v).suffix.lower() not in {".h5", ".hdf5", ".npz", ".mat"}:
+            raise ValueError(f"unsupported file type {Path(v).suffix!r} (use .h5, .npz or .mat)")
+        return v
+
+
+EnvCfg = Annotated[Union[CdlEnv, TdlEnv, UmiEnv, UmaEnv, RmaEnv, GaussianEnv, FileEnv],
+                   Field(discriminator="kind")]
+
+
+# ---------------------------------------------------------------- estimators
+class EstBase(Model):
+    name: str = Field(min_length=1)
+
+    def params(self) -> dict[str, Any]:
+        """The class keyword arguments (every key but ``name`` and ``kind``)."""
+        return self.model_dump(exclude={"name", "kind"})
+
+
+class PerfectEst(EstBase):
+    kind: Literal["perfect"]
+
+
+class NoEstimationEst(EstBase):
+    kind: Literal["no_estimation"]
+
+
+class LsEst(EstBase):
+    kind: Literal["ls"]
+    interpolation: Literal["nearest", "linear"] = "linear"
+
+
+class LmmseEst(EstBase):
+    kind: Literal["lmmse"]
+    covariance: Literal["environment", "global"] = "environment"
+    domain: Literal["frequency", "full"] = "frequency"
+
+
+class CodebookEst(EstBase):
+    kind: Literal["codebook"]
+    n1: PosInt | None = None     # default: the BS array's columns
+    n2: PosInt | None = None     # default: the BS array's rows
+    o1: PosInt = 4
+    o2: PosInt = 4
+    subband_size: PosInt | None = None   # None: wideband PMI
+    gain_bits: NonNegInt = 4
+    interpolation: Literal["nearest", "linear"] = "linear"
+
+
+EstCfg = Annotated[Union[PerfectEst, NoEstimationEst, LsEst, LmmseEst, CodebookEst],
+                   Field(discriminator="kind")]
+
+
+# ---------------------------------------------------------------- sweep / scenario
+class SweepCfg(Model):
+    snr_db: list[float] = Field(min_length=1)
+    n_test: PosInt = 2000
+    n_train: NonNegInt = 10000
+    chunk: PosInt = 500   # Monte Carlo samples per cell
+
+
+class SmokeCfg(Model):
+    n_test: PosInt = 64
+    n_train: NonNegInt = 256
+    train_steps: PosInt = 20
+
+
+class MetricsCfg(Model):
+    """Effective-rate beam codebooks (LAD-CKM eqs. 10-11)."""
+    bs_oversampling: PosInt = 1
+    ue_oversampling: PosInt = 1
+
+
+class Scenario(Model):
+    name: str = Field(min_length=1, pattern=r"^[A-Za-z0-9_.-]+$")
+    seed: NonNegInt = 0
+    system: SystemCfg
+    environments: list[EnvCfg] = Field(min_length=1)
+    estimators: list[EstCfg] = Field(min_length=1)
+    sweep: SweepCfg
+    smoke: SmokeCfg = SmokeCfg()
+    metrics: MetricsCfg = MetricsCfg()
+
+    @model_validator(mode="after")
+    def _unique_names(self) -> "Scenario":
+        for field in ("environments", "estimators"):
+            names = [x.name for x in getattr(self, field)]
+            dup = sorted({n for n in names if names.count(n) > 1})
+            if dup:
+                raise ValueError(f"{field}: duplicate name(s) {dup}")
+        return self
+
+    def smoke_version(self) -> "Scenario":
+        """The same scenario shrunk to its ``smoke`` sizes."""
+        sweep = self.sweep.model_copy(update={
+            "n_test": self.smoke.n_test, "n_train": self.smoke.n_train,
+            "chunk": min(self.sweep.chunk, self.smoke.n_test)})
+        return self.model_copy(update={"sweep": sweep})
+
+    def content_hash(self) -> str:
+        return stable_hash(self.model_dump(mode="json"))
+
+
+def stable_hash(obj: Any, n: int = 16) -> str:
+    """Hex digest of a JSON-serialisable object, independent of key order."""
+    blob = json.dumps(obj, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(blob.encode()).hexdigest()[:n]
+
+
+# ---------------------------------------------------------------- loading
+class ScenarioError(Exception):
+    """A scenario file problem; ``problems`` holds one line per problem."""
+
+    def __init__(self, problems: list[str]):
+        super().__init__("\n".join(problems))
+        self.problems = problems
+
+
+def _loc(loc: tuple, data: Any) -> str:
+    """Render a pydantic error location as ``estimators[2].rank``, dropping
+    the union tag pydantic inserts for discriminated unions."""
+    out, node = "", data
+    for part in loc:
+        if isinstance(part, int):
+            out += f"[{part}]"
+            node = node[part] if isinstance(node, list) and part < len(node) else None
+        elif isinstance(node, dict) and part not in node and node.get("kind") == part:
+            continue  # discriminator tag
+        else:
+            out += f".{part}" if out else str(part)
+            node = node.get(part) if isinstance(node, dict) else None
+    return out or "<root>"
+
+
+def parse_scenario(data: Any, source: str = "<scenario>") -> Scenario:
+    if not isinstance(data, dict):
+        kind = "empty" if data is None else type(data).__name__
+        raise ScenarioError([f"{source}: expected a mapping at the top level, got {kind}"])
+    try:
+        return Scenario.model_validate(data)
+    except ValidationError as exc:
+        problems = []
+        for err in exc.errors():
+            msg = err["msg"].removeprefix("Value error, ")
+            problems.append(f"{source}: {_loc(err['loc'], data)}: {msg}")
+        raise ScenarioError(problems) from None
+
+
+def load_scenario(path: str | Path) -> Scenario:
+    """Read and validate a scenario YAML file.
+
+    Raises :class:`ScenarioError` with one line per problem.
+    """
+    path = Path(path)
+    try:
+        text = path.read_text()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ScenarioError([f"{path}: cannot read file ({exc.__class__.__name__}: {exc})"]) from None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}" if mark else ""
+        raise ScenarioError([f"{path}: not valid YAML{where}: "
+                             f"{getattr(exc, 'problem', None) or exc}"]) from None
+    return parse_scenario(data, str(path))
+
+
+def schema_json() -> str:
+    return json.dumps(Scenario.model_json_schema(), indent=2, sort_keys=True) + "\n"

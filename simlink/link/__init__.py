@@ -1,0 +1,1 @@
+"""Transmitter -> channel -> receiver chain: pilots, AWGN, LS/LMMSE estimation."""

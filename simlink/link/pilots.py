@@ -1,0 +1,77 @@
+"""Downlink CSI-RS-like pilots on a Sionna ``ResourceGrid``.
+
+One transmitter (the BS) sends one non-precoded stream per BS port. Ports are
+frequency-multiplexed ``comb`` at a time on one OFDM symbol, so every port
+sees ``n_sc_dl / comb`` pilots spread over the band and no two ports share a
+resource element. The grid holds only the pilot-carrying OFDM symbols; the
+CSI period (``pilots.period_symbols``) only enters the overhead ``rho``.
+"""
+from __future__ import annotations
+
+from functools import lru_cache
+
+import numpy as np
+import tensorflow as tf
+from sionna.phy.ofdm import PilotPattern, ResourceGrid
+
+from simlink.config import SystemCfg
+
+
+def comb_pilot_mask(system: SystemCfg) -> np.ndarray:
+    """Boolean mask [n_bs, n_pilot_symbols, n_sc_dl]: where port p sends a pilot."""
+    comb, n_sc = system.pilots.comb, system.n_subcarriers_dl
+    mask = np.zeros((system.n_bs, system.n_pilot_symbols, n_sc), bool)
+    for p in range(system.n_bs):
+        mask[p, p // comb, p % comb::comb] = True
+    return mask
+
+
+@lru_cache(maxsize=16)
+def pilot_resource_grid(system: SystemCfg) -> ResourceGrid:
+    """Sionna resource grid carrying the DL pilots of ``system`` (cached)."""
+    mask = comb_pilot_mask(system)
+    n_pilots = system.n_subcarriers_dl // system.pilots.comb
+    # Unit-power QPSK from a fixed generator: the pilots are part of the
+    # system definition, not of the Monte Carlo draw.
+    rng = np.random.default_rng(1234)
+    bits = rng.integers(0, 2, size=(1, system.n_bs, n_pilots, 2))
+    pilots = ((1 - 2 * bits[..., 0]) + 1j * (1 - 2 * bits[..., 1])) / np.sqrt(2)
+    pattern = PilotPattern(mask[None], tf.constant(pilots, tf.complex64))
+    return ResourceGrid(num_ofdm_symbols=system.n_pilot_symbols,
+                        fft_size=system.n_subcarriers_dl,
+                        subcarrier_spacing=system.subcarrier_spacing_hz,
+                        num_tx=1, num_streams_per_tx=system.n_bs,
+                        pilot_pattern=pattern)
+
+
+def pilot_symbols_grid(system: SystemCfg) -> np.ndarray:
+    """Transmitted grid X [n_bs, n_pilot_symbols, n_sc_dl] complex64 (zeros off-pilot)."""
+    rg = pilot_resource_grid(system)
+    mask = comb_pilot_mask(system)
+    X = np.zeros(mask.shape, np.complex64)
+    pilots = rg.pilot_pattern.pilots.numpy()[0]        # [n_bs, n_pilots]
+    for p in range(system.n_bs):
+        X[p][mask[p]] = pilots[p]
+    return X
+
+
+def receive_pilots(H_dl: np.ndarray, system: SystemCfg, noise_var: float,
+                   rng: np.random.Generator) -> np.ndarray:
+    """UE-side received pilot grid.
+
+    Input: ``H_dl`` [b, n_bs, n_ue, n_sc_dl] complex64.
+    Output: ``y`` [b, 1, n_ue, n_pilot_symbols, n_sc_dl] complex64,
+    ``y = sum_p H[p] X[p] + n`` with ``n ~ CN(0, noise_var)``.
+    """
+    X = pilot_symbols_grid(system)
+    y = np.einsum("bpuk,psk->busk", H_dl, X)
+    noise = rng.standard_normal(y.shape + (2,), dtype=np.float32)
+    y = y + np.sqrt(noise_var / 2) * (noise[..., 0] + 1j * noise[..., 1])
+    return y[:, None].astype(np.complex64)
+
+
+def h_from_sionna(h_hat: tf.Tensor) -> np.ndarray:
+    """Sionna estimator output [b, 1, n_ue, 1, n_bs, n_sym, n_sc] ->
+    [b, n_bs, n_ue, n_sc] (every port's estimate is constant in time)."""
+    h = tf.transpose(h_hat[:, 0, :, 0, :, 0, :], [0, 2, 1, 3])
+    return h.numpy().astype(np.complex64)
