@@ -291,6 +291,21 @@ class Scenario(Model):
                 raise ValueError(f"{field}: duplicate name(s) {dup}")
         return self
 
+    @model_validator(mode="after")
+    def _estimators_fit_system(self) -> "Scenario":
+        """Cross-checks between an estimator's keys and the system it runs on."""
+        bs, n_sc = self.system.bs_array, self.system.n_subcarriers_dl
+        for i, est in enumerate(self.estimators):
+            if est.kind == "codebook":
+                n1, n2 = est.n1 or bs.cols, est.n2 or bs.rows
+                if n1 * n2 != bs.rows * bs.cols:
+                    raise ValueError(f"estimators[{i}].n1: N1 x N2 = {n1} x {n2} does not match "
+                                     f"the {bs.rows} x {bs.cols} BS array")
+                if est.subband_size and n_sc % est.subband_size:
+                    raise ValueError(f"estimators[{i}].subband_size: {est.subband_size} does not "
+                                     f"divide n_subcarriers_dl={n_sc}")
+        return self
+
     def smoke_version(self) -> "Scenario":
         """The same scenario shrunk to its ``smoke`` sizes."""
         sweep = self.sweep.model_copy(update={

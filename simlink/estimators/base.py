@@ -80,9 +80,6 @@ class Estimator:
     #: "environment": fit once per environment on its own training split;
     #: "all": fit once on the pooled training data of every environment.
     fit_scope: ClassVar[Literal["environment", "all"]] = "environment"
-    #: whether ``estimate`` runs as a compiled (graph/XLA) function
-    compiled: ClassVar[bool] = False
-
     # -- learning -------------------------------------------------------
     def fit(self, train: Dataset, *, rng: np.random.Generator) -> "Estimator":
         """Learn from ``train``; the default learns nothing."""
@@ -115,6 +112,10 @@ class Estimator:
     def pilot_overhead(self, system: SystemCfg) -> float:
         """Fraction ``rho`` of DL resource elements this method spends on pilots."""
         return system.pilot_overhead if "dl_pilots" in self.requires else 0.0
+
+    def traced_functions(self) -> list:
+        """The ``tf.function`` objects ``estimate`` runs (checked to be traced)."""
+        return []
 
     def n_params(self) -> int:
         """Number of learned parameters (0 for classical methods)."""

@@ -75,3 +75,18 @@ def h_from_sionna(h_hat: tf.Tensor) -> np.ndarray:
     [b, n_bs, n_ue, n_sc] (every port's estimate is constant in time)."""
     h = tf.transpose(h_hat[:, 0, :, 0, :, 0, :], [0, 2, 1, 3])
     return h.numpy().astype(np.complex64)
+
+
+def ls_at_pilots(y_pilots: np.ndarray, system: SystemCfg) -> tuple[np.ndarray, np.ndarray]:
+    """Raw LS estimates at the pilot REs, no interpolation.
+
+    Input: ``y_pilots`` [b, 1, n_ue, n_pilot_symbols, n_sc_dl].
+    Output: ``h_p`` [b, n_ue, n_obs] complex64 and ``idx`` [n_obs] int, the
+    flat indices of the observed entries in a [n_bs, n_sc_dl] grid. The
+    error of ``h_p`` is ``CN(0, noise_var)`` because pilots have unit power.
+    """
+    mask = comb_pilot_mask(system)                    # [n_bs, n_sym, n_sc]
+    X = pilot_symbols_grid(system)
+    port, sym, sc = np.nonzero(mask)
+    h_p = y_pilots[:, 0][:, :, sym, sc] / X[port, sym, sc]
+    return h_p.astype(np.complex64), port * system.n_subcarriers_dl + sc

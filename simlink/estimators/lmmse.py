@@ -1,0 +1,108 @@
+"""LMMSE DL estimation with covariances learned from training data.
+
+``domain="frequency"``: Sionna's ``LMMSEInterpolator`` along subcarriers per
+port, with the frequency covariance of the training split.
+``domain="full"``: joint LMMSE over all (BS port, subcarrier) entries with the
+full sample covariance of ``vec(H)`` per UE antenna: the strongest classical
+reference (it also exploits the spatial correlation).
+``covariance="global"`` pools the training data of every environment.
+"""
+from __future__ import annotations
+
+from typing import Literal
+
+import numpy as np
+import tensorflow as tf
+from sionna.phy.ofdm import LMMSEInterpolator, LSChannelEstimator
+
+from simlink.config import SystemCfg
+from simlink.estimators.base import Dataset, Estimator, Observation, register
+from simlink.link.pilots import h_from_sionna, ls_at_pilots, pilot_resource_grid
+
+
+def lmmse_matrix(R: np.ndarray, idx: np.ndarray, noise_var: float) -> np.ndarray:
+    """``W = R[:, idx] (R[idx, idx] + s2 I)^-1`` for observations ``h[idx] + n``.
+
+    Input: ``R`` [d, d] complex covariance, ``idx`` [m] observed entries.
+    Output: ``W`` [d, m].
+    """
+    R_hp = R[:, idx]
+    R_pp = R[np.ix_(idx, idx)] + noise_var * np.eye(len(idx))
+    return np.linalg.solve(R_pp.T, R_hp.T).T
+
+
+def lmmse_nmse(R: np.ndarray, idx: np.ndarray, noise_var: float) -> float:
+    """Closed-form NMSE ``tr(R - W R[idx, :]) / tr(R)`` of :func:`lmmse_matrix`."""
+    W = lmmse_matrix(R, idx, noise_var)
+    return float(np.real(np.trace(R) - np.trace(W @ R[idx, :])) / np.real(np.trace(R)))
+
+
+def sample_covariance(h: np.ndarray) -> np.ndarray:
+    """Sample covariance of the rows of ``h`` [n, d] -> [d, d] (complex128)."""
+    h = h.astype(np.complex128)
+    return h.T @ h.conj() / max(len(h), 1)
+
+
+@register
+class LMMSE(Estimator):
+    """LMMSE on DL pilots with environment or global sample covariances."""
+    kind = "lmmse"
+    requires = frozenset({"dl_pilots"})
+
+    def __init__(self, *, covariance: Literal["environment", "global"] = "environment",
+                 domain: Literal["frequency", "full"] = "frequency"):
+        self.covariance = covariance
+        self.domain = domain
+
+    @property
+    def fit_scope(self) -> str:
+        return "all" if self.covariance == "global" else "environment"
+
+    def fit(self, train: Dataset, *, rng: np.random.Generator) -> "LMMSE":
+        H = train.H_dl if self.covariance == "global" or train.target is None \
+            else train.for_env(train.target).H_dl
+        if len(H) == 0:
+            raise ValueError("lmmse needs training data (sweep.n_train > 0)")
+        if self.domain == "frequency":
+            R = sample_covariance(H.reshape(-1, H.shape[-1]))       # pool ports and UE antennas
+        else:
+            n, n_bs, n_ue, n_sc = H.shape
+            R = sample_covariance(H.transpose(0, 2, 1, 3).reshape(n * n_ue, n_bs * n_sc))
+        return self.set_state({"R": R.astype(np.complex64)}, train.system)
+
+    def get_state(self) -> dict[str, np.ndarray]:
+        return {"R": self.R_}
+
+    def set_state(self, state: dict[str, np.ndarray], system: SystemCfg) -> "LMMSE":
+        self.system_ = system
+        self.R_ = np.asarray(state["R"], np.complex64)
+        self._cache: dict[float, object] = {}
+        return self
+
+    def estimate(self, obs: Observation) -> np.ndarray:
+        if self.domain == "frequency":
+            return self._estimate_frequency(obs)
+        return self._estimate_full(obs)
+
+    def _estimate_frequency(self, obs: Observation) -> np.ndarray:
+        system = obs.system
+        if "est" not in self._cache:
+            rg = pilot_resource_grid(system)
+            # The channel is static over the pilot symbols: all-ones time covariance.
+            cov_t = np.ones((rg.num_ofdm_symbols,) * 2, np.complex64)
+            interp = LMMSEInterpolator(rg.pilot_pattern, tf.constant(cov_t), tf.constant(self.R_),
+                                       order="f-t")
+            self._cache["est"] = LSChannelEstimator(rg, interpolator=interp)
+        h_hat, _ = self._cache["est"](tf.constant(obs.y_pilots),
+                                      tf.constant(obs.noise_var, tf.float32))
+        return h_from_sionna(h_hat)
+
+    def _estimate_full(self, obs: Observation) -> np.ndarray:
+        system = obs.system
+        h_p, idx = ls_at_pilots(obs.y_pilots, system)        # [b, n_ue, m]
+        key = float(obs.noise_var)
+        if key not in self._cache:
+            self._cache[key] = lmmse_matrix(self.R_.astype(np.complex128), idx, key).astype(np.complex64)
+        h = h_p @ self._cache[key].T                          # [b, n_ue, n_bs*n_sc]
+        b = h.shape[0]
+        return h.reshape(b, system.n_ue, system.n_bs, -1).transpose(0, 2, 1, 3).astype(np.complex64)

@@ -1,0 +1,40 @@
+"""Least-squares DL estimation on the pilot grid (Sionna ``LSChannelEstimator``)."""
+from __future__ import annotations
+
+from typing import Literal
+
+import numpy as np
+import tensorflow as tf
+from sionna.phy.ofdm import LSChannelEstimator
+
+from simlink.config import SystemCfg
+from simlink.estimators.base import Estimator, Observation, register
+from simlink.link.pilots import h_from_sionna, pilot_resource_grid
+
+_SIONNA_INTERPOLATION = {"nearest": "nn", "linear": "lin"}
+
+
+def ls_estimate(y_pilots: np.ndarray, system: SystemCfg, noise_var: float,
+                interpolation: Literal["nearest", "linear"] = "linear") -> np.ndarray:
+    """LS at the pilot REs, then interpolation across subcarriers.
+
+    Input: ``y_pilots`` [b, 1, n_ue, n_pilot_symbols, n_sc_dl] complex64.
+    Output: [b, n_bs, n_ue, n_sc_dl] complex64.
+    """
+    est = LSChannelEstimator(pilot_resource_grid(system),
+                             interpolation_type=_SIONNA_INTERPOLATION[interpolation])
+    h_hat, _ = est(tf.constant(y_pilots), tf.constant(noise_var, tf.float32))
+    return h_from_sionna(h_hat)
+
+
+@register
+class LS(Estimator):
+    """Least squares on DL pilots with nearest or linear interpolation."""
+    kind = "ls"
+    requires = frozenset({"dl_pilots"})
+
+    def __init__(self, *, interpolation: Literal["nearest", "linear"] = "linear"):
+        self.interpolation = interpolation
+
+    def estimate(self, obs: Observation) -> np.ndarray:
+        return ls_estimate(obs.y_pilots, obs.system, obs.noise_var, self.interpolation)
