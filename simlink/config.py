@@ -243,7 +243,7 @@ class CodebookEst(EstBase):
     n2: PosInt | None = None     # default: the BS array's rows
     o1: PosInt = 4
     o2: PosInt = 4
-    subband_size: PosInt | None = None   # None: wideband PMI
+    subband_size: PosInt | None = None   # in subcarriers; None: wideband PMI
     gain_bits: NonNegInt = 4
     interpolation: Literal["nearest", "linear"] = "linear"
 

@@ -1,6 +1,7 @@
 """Least-squares DL estimation on the pilot grid (Sionna ``LSChannelEstimator``)."""
 from __future__ import annotations
 
+from functools import lru_cache
 from typing import Literal
 
 import numpy as np
@@ -14,6 +15,17 @@ from simlink.link.pilots import h_from_sionna, pilot_resource_grid
 _SIONNA_INTERPOLATION = {"nearest": "nn", "linear": "lin"}
 
 
+@lru_cache(maxsize=32)
+def _compiled_ls(system: SystemCfg, interpolation: str):
+    est = LSChannelEstimator(pilot_resource_grid(system),
+                             interpolation_type=_SIONNA_INTERPOLATION[interpolation])
+
+    @tf.function(jit_compile=True, reduce_retracing=True)
+    def run(y, no):
+        return est(y, no)[0]
+    return run
+
+
 def ls_estimate(y_pilots: np.ndarray, system: SystemCfg, noise_var: float,
                 interpolation: Literal["nearest", "linear"] = "linear") -> np.ndarray:
     """LS at the pilot REs, then interpolation across subcarriers.
@@ -21,10 +33,12 @@ def ls_estimate(y_pilots: np.ndarray, system: SystemCfg, noise_var: float,
     Input: ``y_pilots`` [b, 1, n_ue, n_pilot_symbols, n_sc_dl] complex64.
     Output: [b, n_bs, n_ue, n_sc_dl] complex64.
     """
-    est = LSChannelEstimator(pilot_resource_grid(system),
-                             interpolation_type=_SIONNA_INTERPOLATION[interpolation])
-    h_hat, _ = est(tf.constant(y_pilots), tf.constant(noise_var, tf.float32))
-    return h_from_sionna(h_hat)
+    run = _compiled_ls(system, interpolation)
+    return h_from_sionna(run(tf.constant(y_pilots), tf.constant(noise_var, tf.float32)))
+
+
+def ls_traced_functions(system: SystemCfg, interpolation: str) -> list:
+    return [_compiled_ls(system, interpolation)]
 
 
 @register
@@ -37,4 +51,8 @@ class LS(Estimator):
         self.interpolation = interpolation
 
     def estimate(self, obs: Observation) -> np.ndarray:
+        self.system_ = obs.system
         return ls_estimate(obs.y_pilots, obs.system, obs.noise_var, self.interpolation)
+
+    def traced_functions(self) -> list:
+        return ls_traced_functions(self.system_, self.interpolation)
