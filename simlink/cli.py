@@ -86,13 +86,15 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from simlink.campaign import report, run
+    from simlink.campaign import run
+    from simlink.campaign.report import summary_table
     scenario = _load(args.scenario)
     out = args.out or str(Path("runs") / scenario.name)
-    run(scenario, out=out, smoke=args.smoke, resume=args.resume, backend=args.backend,
-        workers=args.workers, seed=args.seed, quiet=args.quiet, address=args.address)
+    df = run(scenario, out=out, smoke=args.smoke, resume=args.resume, backend=args.backend,
+             workers=args.workers, seed=args.seed, quiet=args.quiet, address=args.address)
     if not args.quiet:
-        report(out)
+        print(summary_table(df))
+        print(f"results, manifest and plots in {out}/")
     return 0
 
 

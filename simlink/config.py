@@ -188,11 +188,12 @@ class GaussianEnv(EnvBase):
 class FileEnv(EnvBase):
     """Measured CSI from HDF5/NPZ/MAT: an array ``frames x antennas x subcarriers``
     (or ``frames x antennas x ue_antennas x subcarriers``); subcarriers
-    ``[0, n_ul)`` form the UL band and the next ``n_dl`` the DL band."""
+    ``[ul_offset, ul_offset + n_ul)`` form the UL band and
+    ``[dl_offset, dl_offset + n_dl)`` the DL band (default: right after the UL band)."""
     kind: Literal["file"]
     path: str
     dataset: str = "H"
-    ul_subcarriers: PosInt | None = None   # default: system.n_subcarriers_ul
+    ul_offset: NonNegInt = 0
     dl_offset: NonNegInt | None = None     # default: right after the UL band
 
     @field_validator("path")
@@ -248,7 +249,51 @@ class CodebookEst(EstBase):
     interpolation: Literal["nearest", "linear"] = "linear"
 
 
-EstCfg = Annotated[Union[PerfectEst, NoEstimationEst, LsEst, LmmseEst, CodebookEst],
+class _DiffusionEst(EstBase):
+    """Keys shared by the diffusion estimators (``simlink.estimators.dmvb``)."""
+    emb_dim: Annotated[int, Field(gt=0, multiple_of=2)] = 32   # sinusoidal time embedding
+    n_steps: Annotated[int, Field(ge=25)] = 100   # diffusion steps T (linear schedule)
+    train_steps: PosInt = 4000     # Adam steps per expert
+    batch_size: PosInt = 128
+    learning_rate: PosFloat = 1e-3
+    zeta: PosFloat = 4.0           # likelihood-score weight (> 1 favours the measurement)
+    seed: NonNegInt = 0            # sampler start noise and VB noise draws
+
+
+class DmvbEst(_DiffusionEst):
+    kind: Literal["dmvb"]
+    width: PosInt = 32             # expert CNN width C
+    gamma0: PosFloat = 1.0         # Dirichlet prior concentration
+    max_outer: PosInt = 8          # VB outer iterations at most
+    tol: PosFloat = 1e-3           # stop when max |phi - phi_prev| < tol
+    n_elbo_steps: PosInt = 5       # sub-sampled steps of the ELBO term
+    dc_level: Annotated[float, Field(ge=0, le=1)] = 0.2   # re-noise step tau / (T - 1)
+    lambda_dc: NonNegFloat = 1.0   # weight of the data-consistency term
+
+
+class StandardDmEst(_DiffusionEst):
+    kind: Literal["standard_dm"]
+    width: PosInt | None = None    # None: sqrt(K) x 32, about K x the parameters of an expert
+
+
+class GenieDmEst(_DiffusionEst):
+    kind: Literal["genie_dm"]
+    width: PosInt = 32
+
+
+class RlsEst(EstBase):
+    kind: Literal["rls"]
+    lam: NonNegFloat | None = None   # None: the noise variance
+
+
+class LassoEst(EstBase):
+    kind: Literal["lasso"]
+    lam: NonNegFloat = 1.0           # threshold in noise standard deviations
+    n_iter: PosInt = 200
+
+
+EstCfg = Annotated[Union[PerfectEst, NoEstimationEst, LsEst, LmmseEst, CodebookEst,
+                         DmvbEst, StandardDmEst, GenieDmEst, RlsEst, LassoEst],
                    Field(discriminator="kind")]
 
 

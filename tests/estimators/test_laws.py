@@ -5,7 +5,7 @@ import pytest
 from simlink.channels import gaussian_covariances, generate
 from simlink.config import GaussianEnv, SystemCfg
 from simlink.estimators import Observation
-from simlink.estimators.lmmse import LMMSE, lmmse_nmse
+from simlink.estimators.lmmse import LMMSE, lmmse_nmse, sionna_lmmse_reference
 from simlink.estimators.ls import LS
 from simlink.link.pilots import ls_at_pilots, receive_pilots
 
@@ -77,3 +77,14 @@ def test_law3_lmmse_never_loses_to_ls(snr_db, domain):
     lmmse = _nmse(est.estimate(obs), H)
     for interp in ("nearest", "linear"):
         assert lmmse <= _nmse(LS(interpolation=interp).estimate(obs), H)
+
+
+def test_frequency_lmmse_equals_sionna_lmmse_interpolator():
+    system = _system(comb=4)
+    n_sc = system.n_subcarriers_dl
+    R = gaussian_covariances(ENV, system)["R_dl"][:n_sc, :n_sc]          # port 0 frequency covariance
+    H = generate(ENV, system, 8, seed=7)["H_dl"]
+    obs = _observe(system, H, 5.0, seed=8)
+    ours = LMMSE(domain="frequency").set_state({"R": R}, system).estimate(obs)
+    np.testing.assert_allclose(ours, sionna_lmmse_reference(obs.y_pilots, system, R, obs.noise_var),
+                               rtol=1e-3, atol=1e-4)

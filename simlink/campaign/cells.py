@@ -1,0 +1,153 @@
+"""The campaign grid and the computation of one cell.
+
+A cell is environment x estimator x SNR x chunk of ``sweep.chunk`` test
+samples. Everything random in a cell is drawn from seeds derived from the
+scenario seed and the cell coordinates, so a cell gives the same numbers in
+any process, in any order, on any backend.
+"""
+from __future__ import annotations
+
+import re
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from simlink import metrics
+from simlink.campaign.errors import CampaignError
+from simlink.config import Scenario, stable_hash
+
+
+def derive_seed(*parts: Any) -> int:
+    """A 63-bit seed that depends only on ``parts`` (JSON-serialisable)."""
+    return int(stable_hash(list(parts)), 16) & ((1 << 63) - 1)
+
+
+def effective_scenario(scenario: Scenario, *, smoke: bool = False, seed: int | None = None) -> Scenario:
+    """The scenario a run actually executes: shrunk to its smoke sizes
+    (``smoke.train_steps`` replacing the ``train_steps`` of every estimator
+    that has one) and with ``seed`` overriding ``scenario.seed``."""
+    if smoke:
+        estimators = [e.model_copy(update={"train_steps": scenario.smoke.train_steps})
+                      if "train_steps" in type(e).model_fields else e
+                      for e in scenario.estimators]
+        scenario = scenario.smoke_version().model_copy(update={"estimators": estimators})
+    if seed is not None:
+        scenario = scenario.model_copy(update={"seed": int(seed)})
+    # Round-trip through validation so the result is a regular, checked model.
+    return Scenario.model_validate(scenario.model_dump())
+
+
+def slug(name: str) -> str:
+    """``name`` made safe for a file name."""
+    return re.sub(r"[^A-Za-z0-9_-]+", "-", name).strip("-") or "x"
+
+
+@dataclass(frozen=True)
+class CellTask:
+    """Coordinates of one cell; test samples ``[start, stop)`` of ``environment``."""
+    environment: str
+    env_index: int
+    estimator: str
+    snr_db: float
+    chunk: int
+    start: int
+    stop: int
+
+    @property
+    def cell_id(self) -> str:
+        """File-name-safe id: readable prefix + a hash of the exact coordinates."""
+        h = stable_hash([self.environment, self.estimator, self.snr_db, self.chunk,
+                         self.start, self.stop], 10)
+        return (f"{slug(self.environment)}.{slug(self.estimator)}."
+                f"{self.snr_db:g}dB.c{self.chunk}.{h}")
+
+    @property
+    def label(self) -> str:
+        return f"{self.environment}/{self.estimator} {self.snr_db:g}dB"
+
+
+def make_grid(scenario: Scenario) -> list[CellTask]:
+    """Every cell of ``scenario``, chunk-major so that early cells already cover
+    every environment, estimator and SNR (and consecutive cells share data)."""
+    n, size = scenario.sweep.n_test, scenario.sweep.chunk
+    return [CellTask(env.name, k, est.name, float(snr), c, start, min(start + size, n))
+            for c, start in enumerate(range(0, n, size))
+            for k, env in enumerate(scenario.environments)
+            for snr in scenario.sweep.snr_db
+            for est in scenario.estimators]
+
+
+def observe(task: CellTask, requires: frozenset[str], H_ul: np.ndarray, H_dl: np.ndarray,
+            scenario: Scenario):
+    """The :class:`~simlink.estimators.Observation` of a cell, with only the
+    fields in ``requires`` filled.
+
+    The noise seed depends on (seed, environment, SNR, chunk) but not on the
+    estimator, and each observation kind has its own stream, so every
+    estimator sees the same noise whatever else it requires.
+    """
+    from simlink.estimators import Observation
+    from simlink.link.pilots import receive_pilots
+
+    system = scenario.system
+    noise_var = 10.0 ** (-task.snr_db / 10.0)
+    base = derive_seed("noise", scenario.seed, task.environment, task.snr_db, task.chunk)
+    fields: dict[str, Any] = {}
+    if "ul_csi" in requires:
+        z = np.random.default_rng([base, 0]).standard_normal(H_ul.shape + (2,), dtype=np.float32)
+        fields["ul_csi"] = (H_ul + np.sqrt(noise_var / 2) * (z[..., 0] + 1j * z[..., 1])).astype(np.complex64)
+    if "dl_pilots" in requires:
+        fields["y_pilots"] = receive_pilots(H_dl, system, noise_var, np.random.default_rng([base, 1]))
+    if "env_id" in requires:
+        fields["env_id"] = np.full(len(H_dl), task.env_index, np.int32)
+    if "dl_true" in requires:
+        fields["H_dl"] = H_dl
+    return Observation(system=system, noise_var=noise_var, batch_size=len(H_dl), **fields)
+
+
+def seed_generators(seed: int) -> None:
+    """Reseed TF's global seed and Sionna's generators, so an estimator that
+    draws randomness from them gets the same stream for a cell in every
+    process, whatever ran there before."""
+    import tensorflow as tf
+    from sionna.phy import config as sionna_config
+
+    seed %= 2 ** 31 - 1
+    tf.random.set_seed(seed)
+    sionna_config.seed = seed
+
+
+def compute_cell(task: CellTask, estimator, H_ul: np.ndarray, H_dl: np.ndarray,
+                 scenario: Scenario, *, warm_up: bool = False) -> dict[str, float]:
+    """Run ``estimator`` on one cell and return its raw sums.
+
+    ``H_ul`` [b, n_bs, n_ue, n_sc_ul], ``H_dl`` [b, n_bs, n_ue, n_sc_dl]: the
+    cell's test samples. ``warm_up`` runs ``estimate`` once untimed first (so
+    the timing excludes one-time tracing and set-up). Returns the
+    :func:`~simlink.metrics.nmse_sums` and :func:`~simlink.metrics.rate_sums`
+    keys plus ``latency_s_sum`` (seconds of ``estimate`` for the batch),
+    ``feedback_bits``, ``params`` and ``pilot_overhead``.
+    """
+    system = scenario.system
+    obs = observe(task, frozenset(estimator.requires), H_ul, H_dl, scenario)
+    est_seed = derive_seed("estimate", scenario.seed, task.cell_id)
+    if warm_up:
+        seed_generators(est_seed)
+        estimator.estimate(obs)
+    seed_generators(est_seed)
+    t0 = time.perf_counter()
+    H_hat = np.asarray(estimator.estimate(obs))
+    latency = time.perf_counter() - t0
+    if H_hat.shape != H_dl.shape:
+        raise CampaignError(f"estimator {task.estimator!r} returned shape {H_hat.shape}, "
+                            f"expected {H_dl.shape}")
+    rho = float(estimator.pilot_overhead(system))
+    out = metrics.nmse_sums(H_hat, H_dl)
+    out.update(metrics.rate_sums(H_hat, H_dl, system, task.snr_db, rho,
+                                 bs_oversampling=scenario.metrics.bs_oversampling,
+                                 ue_oversampling=scenario.metrics.ue_oversampling))
+    out.update(latency_s_sum=latency, feedback_bits=float(estimator.feedback_bits(system)),
+               params=float(estimator.n_params()), pilot_overhead=rho)
+    return out

@@ -1,0 +1,186 @@
+"""Results store: atomic cell files and the aggregated results table.
+
+Layout of a campaign folder ``OUT``::
+
+    cells/<cell_id>.json   one finished cell (raw sums), written atomically
+    results.parquet        the aggregated table (+ results.csv), rewritten atomically
+    manifest.json          see simlink.campaign.manifest
+    plots/*.png            see simlink.campaign.plots
+
+Every file is written to a hidden temporary name in the same folder and
+moved into place with ``os.replace``, so a reader (or a run killed with
+SIGKILL) only ever sees a complete old or a complete new file.
+"""
+from __future__ import annotations
+
+import json
+import math
+import os
+import warnings
+from dataclasses import asdict
+from pathlib import Path
+from typing import IO, Any, Callable, Iterable
+
+import pandas as pd
+
+from simlink import metrics
+from simlink.campaign.cells import CellTask
+from simlink.campaign.errors import CampaignError
+from simlink.config import Scenario
+
+CELL_FORMAT = 1
+RESULTS_PARQUET, RESULTS_CSV = "results.parquet", "results.csv"
+
+#: per-cell raw values merged by summing over chunks
+SUM_KEYS = ("n", *metrics.NMSE_SUM_KEYS, "rate_sum", "rate_sq_sum", "latency_s_sum")
+#: link-level counts, filled once the coded chain runs; NaN until then
+COUNT_KEYS = ("bit_errors", "bits", "block_errors", "blocks")
+#: per-estimator constants, equal in every chunk
+CONST_KEYS = ("feedback_bits", "params", "pilot_overhead")
+#: wall-clock columns: the only ones that differ between identical runs
+TIMING_COLUMNS = ("latency_ms", "latency_s_sum")
+
+COLUMNS = ["environment", "estimator", "snr_db", "seed", "n_samples",
+           "nmse_db", "nmse_db_ci_low", "nmse_db_ci_high", "est_snr_db", "nmse_sample_db",
+           "rate_bps_hz", "rate_ci95", "ber", "ber_ci_low", "ber_ci_high",
+           "bler", "bler_ci_low", "bler_ci_high", "feedback_bits", "latency_ms",
+           "params", "pilot_overhead", "n_cells",
+           *[k for k in SUM_KEYS if k != "n"], *COUNT_KEYS]
+
+
+def atomic_write(path: Path, write: Callable[[IO], Any], *, binary: bool = False) -> None:
+    """Write ``path`` through ``write(file)`` into a temporary sibling, then
+    rename it over ``path``."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    try:
+        with open(tmp, "wb" if binary else "w") as f:
+            write(f)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+
+
+def atomic_write_json(path: Path, obj: Any) -> None:
+    atomic_write(path, lambda f: json.dump(obj, f, indent=1, sort_keys=True))
+
+
+class CellStore:
+    """The ``cells/`` folder of one campaign run with scenario hash ``scenario_hash``."""
+
+    def __init__(self, out: Path, scenario_hash: str):
+        self.dir = Path(out) / "cells"
+        self.scenario_hash = scenario_hash
+
+    def path(self, task: CellTask) -> Path:
+        return self.dir / f"{task.cell_id}.json"
+
+    def write(self, task: CellTask, result: dict[str, float]) -> None:
+        atomic_write_json(self.path(task), {
+            "format": CELL_FORMAT, "scenario_hash": self.scenario_hash,
+            "cell_id": task.cell_id, "task": asdict(task), "result": result})
+
+    def read(self, task: CellTask) -> dict[str, float] | None:
+        """The stored result of ``task``, or None when it must be (re)computed:
+        missing, written for another scenario, or corrupt (with a warning)."""
+        path = self.path(task)
+        try:
+            rec = json.loads(path.read_text())
+        except FileNotFoundError:
+            return None
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+            warnings.warn(f"{path}: corrupt cell file ({exc}); recomputing it", stacklevel=2)
+            return None
+        if isinstance(rec, dict) and rec.get("scenario_hash") not in (None, self.scenario_hash):
+            return None
+        if not self._valid(rec, task):
+            warnings.warn(f"{path}: incomplete cell file; recomputing it", stacklevel=2)
+            return None
+        return rec["result"]
+
+    def _valid(self, rec: Any, task: CellTask) -> bool:
+        if not (isinstance(rec, dict) and rec.get("format") == CELL_FORMAT
+                and rec.get("cell_id") == task.cell_id and rec.get("task") == asdict(task)):
+            return False
+        res = rec.get("result")
+        return (isinstance(res, dict)
+                and all(isinstance(res.get(k), (int, float)) for k in (*SUM_KEYS, *CONST_KEYS))
+                and res["n"] == task.stop - task.start)
+
+    def clear(self) -> None:
+        """Remove every cell file."""
+        if self.dir.is_dir():
+            for p in self.dir.glob("*.json"):
+                p.unlink()
+
+
+def remove_temporaries(out: Path) -> None:
+    """Remove the temporary files a killed run may have left in ``out`` and
+    ``out/cells`` (see :func:`atomic_write`)."""
+    for folder in (Path(out), Path(out) / "cells"):
+        if folder.is_dir():
+            for p in folder.glob(".*.tmp-*"):
+                p.unlink(missing_ok=True)
+
+
+def aggregate(scenario: Scenario, results: Iterable[tuple[CellTask, dict[str, float]]]) -> pd.DataFrame:
+    """The results table: one row per environment x estimator x SNR.
+
+    Chunks merge by summing raw sums and counts (in grid order, so the float
+    sums do not depend on completion order); every figure is then derived
+    from the merged sums. Rows follow the scenario's order of environments,
+    estimators and SNRs; columns are :data:`COLUMNS`.
+    """
+    env_pos = {e.name: i for i, e in enumerate(scenario.environments)}
+    est_pos = {e.name: i for i, e in enumerate(scenario.estimators)}
+    snr_pos = {float(s): i for i, s in enumerate(scenario.sweep.snr_db)}
+    acc: dict[tuple, dict[str, float]] = {}
+    for task, res in sorted(results, key=lambda tr: (tr[0].chunk, env_pos[tr[0].environment],
+                                                     snr_pos[tr[0].snr_db], est_pos[tr[0].estimator])):
+        key = (env_pos[task.environment], est_pos[task.estimator], snr_pos[task.snr_db])
+        a = acc.setdefault(key, {"environment": task.environment, "estimator": task.estimator,
+                                 "snr_db": task.snr_db, "n_cells": 0,
+                                 **{k: 0.0 for k in (*SUM_KEYS, *COUNT_KEYS)},
+                                 **{k: res[k] for k in CONST_KEYS}})
+        a["n_cells"] += 1
+        for k in SUM_KEYS:
+            a[k] += res[k]
+        for k in COUNT_KEYS:   # NaN when the link-level chain did not run
+            a[k] += res.get(k, math.nan)
+    rows = []
+    for key in sorted(acc):
+        a = acc[key]
+        rows.append({**a, "seed": scenario.seed, "n_samples": int(a["n"]),
+                     **metrics.nmse_stats(a), **metrics.rate_stats(a),
+                     **metrics.error_rate_stats(a["bit_errors"], a["bits"], "ber"),
+                     **metrics.error_rate_stats(a["block_errors"], a["blocks"], "bler"),
+                     "latency_ms": 1e3 * a["latency_s_sum"] / a["n"]})
+    return pd.DataFrame(rows, columns=COLUMNS)
+
+
+def write_table(out: Path, df: pd.DataFrame) -> None:
+    atomic_write(Path(out) / RESULTS_PARQUET, lambda f: df.to_parquet(f, index=False), binary=True)
+    atomic_write(Path(out) / RESULTS_CSV, lambda f: df.to_csv(f, index=False))
+
+
+def read_table(out: Path) -> pd.DataFrame:
+    """The results table of a campaign folder; :class:`CampaignError` naming
+    the file when it is missing or unreadable."""
+    out = Path(out)
+    if not out.is_dir():
+        raise CampaignError(f"{out}: no such results folder")
+    path = out / RESULTS_PARQUET
+    if not path.is_file():
+        raise CampaignError(f"{path}: missing (no finished cell yet? run `simlink run` first)")
+    try:
+        df = pd.read_parquet(path)
+    except Exception as exc:  # pyarrow raises several unrelated types on bad files
+        raise CampaignError(f"{path}: unreadable results table ({type(exc).__name__}: {exc})") from None
+    missing = [c for c in ("environment", "estimator", "snr_db", "n_samples") if c not in df]
+    if missing:
+        raise CampaignError(f"{path}: not a simlink results table (missing columns {missing})")
+    return df

@@ -1,0 +1,127 @@
+"""Fitting estimators once and caching what they learned.
+
+Only estimators whose ``trains`` is true are fitted and cached, under
+``cache_dir()/weights/<key>.npz`` where ``key`` hashes the estimator kind and
+parameters, the system, the training data digest, the fit scope and the
+target environment. The ``fit`` generator is seeded from that key, so the
+same inputs always give the same weights. Processes load the cached state
+with ``set_state``, never refit.
+"""
+from __future__ import annotations
+
+import sys
+import time
+import warnings
+import zipfile
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+
+from simlink.campaign.data import Split, pooled_digest, training_dataset
+from simlink.campaign.errors import CampaignError
+from simlink.campaign.store import atomic_write
+from simlink.config import Scenario, stable_hash
+from simlink.paths import cache_dir
+
+#: estimator name -> environment name -> weight key (None: nothing learned)
+WeightMap = dict[str, dict[str, str | None]]
+
+
+def weights_dir() -> Path:
+    return cache_dir() / "weights"
+
+
+def weight_key(cfg, scenario: Scenario, data_digest: str, scope: str, target: int | None) -> str:
+    return stable_hash({"kind": cfg.kind, "params": cfg.params(),
+                        "system": scenario.system.model_dump(mode="json"),
+                        "environments": [e.name for e in scenario.environments],
+                        "data": data_digest, "scope": scope, "target": target}, 24)
+
+
+def save_state(path: Path, state: dict[str, np.ndarray]) -> None:
+    def write(f):
+        np.savez(f, **{k: np.asarray(v) for k, v in state.items()})
+    atomic_write(path, write, binary=True)
+
+
+def load_state(path: Path) -> dict[str, np.ndarray] | None:
+    """The cached state, or None when the file is missing or unreadable."""
+    if not path.is_file():
+        return None
+    try:
+        with np.load(path, allow_pickle=False) as f:
+            return {k: f[k] for k in f.files}
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile) as exc:
+        warnings.warn(f"{path}: unreadable weight cache ({exc}); refitting", stacklevel=2)
+        return None
+
+
+def fit_all(scenario: Scenario, splits: dict[str, dict[str, Split]], *,
+            quiet: bool = True) -> tuple[WeightMap, list[dict]]:
+    """Fit every training estimator of ``scenario`` unless its weights are cached.
+
+    ``splits`` comes from :func:`simlink.campaign.data.ensure_splits` (with
+    train splits when any estimator trains). Returns the weight map and one
+    summary record per fit (estimator, environment or ``"*"``, key, status
+    ``cached|trained``, fit seconds).
+    """
+    from simlink.estimators import build
+
+    weights: WeightMap = {}
+    summary: list[dict] = []
+    pooled = None   # loaded on the first cache miss only
+    envs = [e.name for e in scenario.environments]
+    for cfg in scenario.estimators:
+        est = build(cfg)
+        if not est.trains:
+            weights[cfg.name] = dict.fromkeys(envs)
+            continue
+        # target None: one pooled fit for all environments
+        targets = [None] * len(envs) if est.fit_scope == "all" else list(range(len(envs)))
+        digest = pooled_digest(scenario, splits)
+        weights[cfg.name] = {}
+        for env, target in zip(envs, targets):
+            key = weight_key(cfg, scenario, digest, est.fit_scope, target)
+            where = "*" if target is None else envs[target]
+            path = weights_dir() / f"{key}.npz"
+            weights[cfg.name][env] = key
+            if target is None and env != envs[0]:
+                continue
+            t0 = time.perf_counter()
+            status = "cached"
+            if load_state(path) is None:
+                if pooled is None:
+                    pooled = training_dataset(scenario, splits)
+                if not quiet:
+                    print(f"fit {cfg.name} on {where}", file=sys.stderr)
+                train = replace(pooled, target=target)
+                fitted = build(cfg).fit(train, rng=np.random.default_rng(int(key, 16)))
+                save_state(path, fitted.get_state())
+                status = "trained"
+            summary.append({"estimator": cfg.name, "environment": where, "key": key,
+                            "status": status, "fit_s": time.perf_counter() - t0})
+    return weights, summary
+
+
+def load_estimators(scenario: Scenario, weights: WeightMap, root: Path) -> dict[tuple[str, str], object]:
+    """Build every estimator and restore its cached state.
+
+    Returns ``{(estimator name, environment name): estimator}``; environments
+    that share a weight key (pooled fits, estimators that learn nothing) share
+    one instance.
+    """
+    from simlink.estimators import build
+
+    out: dict[tuple[str, str], object] = {}
+    for cfg in scenario.estimators:
+        by_key: dict[str | None, object] = {}
+        for env, key in weights[cfg.name].items():
+            if key not in by_key:
+                state = {} if key is None else load_state(root / f"{key}.npz")
+                if state is None:
+                    raise CampaignError(f"{root / f'{key}.npz'}: weights of {cfg.name!r} "
+                                        f"missing from the cache (run `simlink train` first)")
+                by_key[key] = build(cfg).set_state(state, scenario.system)
+            out[(cfg.name, env)] = by_key[key]
+    return out

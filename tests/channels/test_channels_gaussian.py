@@ -1,0 +1,55 @@
+"""The ``gaussian`` environment against its closed-form covariances (DESIGN.md law 7)."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from channel_helpers import make_system
+
+import simlink.channels as ch
+from simlink.config import GaussianEnv
+
+SYSTEM = make_system(gap_hz=5e6, n_sc=4, n_sc_dl=3, scs_hz=0.5e6,
+                     bs={"kind": "ula", "n": 3}, ue={"kind": "ula", "n": 2})
+
+
+@pytest.mark.parametrize("spatial", ["exponential", "one_ring", "iid"])
+def test_sample_covariances_match_closed_form(spatial):
+    env = GaussianEnv(name="g", kind="gaussian", spatial=spatial, ue_correlation=0.5,
+                      ul_dl_correlation=0.8)
+    n = 4000
+    d = ch.generate(env, SYSTEM, n, seed=9)
+    cov = ch.gaussian_covariances(env, SYSTEM)
+    h_ul = d["H_ul"].reshape(n, -1).astype(complex)
+    h_dl = d["H_dl"].reshape(n, -1).astype(complex)
+    assert cov["R_ul"].shape == (24, 24) and cov["R_cross"].shape == (24, 18)
+    for name, a, b in [("R_ul", h_ul, h_ul), ("R_dl", h_dl, h_dl), ("R_cross", h_ul, h_dl)]:
+        products = a[:, :, None] * b[:, None, :].conj()  # [n, N_a, N_b]
+        sample = products.mean(0)
+        se = np.sqrt(np.mean(np.abs(products - sample) ** 2, axis=0) / n)
+        # 5 standard errors per entry, over a few hundred entries
+        assert np.all(np.abs(sample - cov[name]) < 5 * se + 1e-3), name
+
+
+def test_unit_power_and_exact_factors():
+    env = GaussianEnv(name="g", kind="gaussian", spatial="one_ring")
+    cov = ch.gaussian_covariances(env, SYSTEM)
+    np.testing.assert_allclose(np.diag(cov["R_ul"]), 1.0, atol=1e-9)
+    np.testing.assert_allclose(np.diag(cov["R_dl"]), 1.0, atol=1e-9)
+    np.testing.assert_allclose(cov["R_ul"], np.kron(np.kron(cov["R_bs"], cov["R_ue"]), cov["R_f_ul"]))
+    assert ch.generate(env, SYSTEM, 5, seed=0)["norm_factor"] == 1.0
+    factors = ch.gaussian_covariances(env, SYSTEM, full=False)
+    assert "R_ul" not in factors and factors["R_f_cross"].shape == (4, 3)
+
+
+def test_power_delay_profile_is_normalised():
+    env = GaussianEnv(name="g", kind="gaussian", delays_s=[0.0, 1e-7], powers=[3.0, 1.0])
+    delays, powers = ch.power_delay_profile(env, SYSTEM)
+    np.testing.assert_allclose(delays, [0.0, 1e-7])
+    np.testing.assert_allclose(powers, [0.75, 0.25])
+
+
+def test_covariances_need_a_gaussian_environment():
+    from simlink.config import CdlEnv
+
+    with pytest.raises(ch.ChannelError, match="not 'gaussian'"):
+        ch.gaussian_covariances(CdlEnv(name="c", kind="cdl", model="A"), SYSTEM)
