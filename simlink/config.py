@@ -264,7 +264,7 @@ class DmvbEst(_DiffusionEst):
     kind: Literal["dmvb"]
     width: PosInt = 32             # expert CNN width C
     gamma0: PosFloat = 1.0         # Dirichlet prior concentration
-    max_outer: PosInt = 8          # VB outer iterations at most
+    max_outer: PosInt = 5          # VB outer iterations at most
     tol: PosFloat = 1e-3           # stop when max |phi - phi_prev| < tol
     n_elbo_steps: PosInt = 5       # sub-sampled steps of the ELBO term
     dc_level: Annotated[float, Field(ge=0, le=1)] = 0.2   # re-noise step tau / (T - 1)
@@ -297,6 +297,41 @@ EstCfg = Annotated[Union[PerfectEst, NoEstimationEst, LsEst, LmmseEst, CodebookE
                    Field(discriminator="kind")]
 
 
+# ---------------------------------------------------------------- link level
+class LinkCfg(Model):
+    """Coded downlink transmission (the scenario's optional ``link:`` section)."""
+    num_bits_per_symbol: Literal[2, 4, 6, 8] = 4          # QPSK, 16-, 64-, 256-QAM
+    code_rate: Annotated[float, Field(gt=0, lt=1)] = 0.5
+    num_ofdm_symbols: PosInt = 14                         # one slot
+    dmrs_symbols: tuple[NonNegInt, ...] = (2, 11)         # OFDM symbols carrying DMRS
+    precoder: Literal["mrt", "zf", "rzf"] = "mrt"
+    #: UE-side estimate of the precoded channel: genie, LS on the DMRS
+    #: (linear in frequency, averaged over the DMRS symbols because the
+    #: channel is constant over the slot) or LMMSE interpolation.
+    ue_estimator: Literal["perfect", "ls", "lmmse"] = "ls"
+    #: RMS delay spread of the exponential power-delay profile the UE's LMMSE
+    #: interpolator is designed for (the UE does not know the true statistics).
+    lmmse_delay_spread_s: PosFloat = 100e-9
+    num_bp_iter: PosInt = 20                              # LDPC decoder iterations
+    batch_size: PosInt = 64                               # slots per compiled call
+    max_batches: PosInt = 100
+    target_block_errors: PosInt = 100
+    #: Bit error probability of the binary symmetric feedback channel
+    #: (:func:`simlink.link.bsc.bsc`), applied by the campaign runner between a
+    #: feedback method's encoder and decoder; 0 is an error-free feedback link.
+    feedback_ber: Annotated[float, Field(ge=0, le=0.5)] = 0.0
+
+    @model_validator(mode="after")
+    def _dmrs_fit(self) -> "LinkCfg":
+        d = self.dmrs_symbols
+        if not d or len(set(d)) != len(d) or max(d) >= self.num_ofdm_symbols:
+            raise ValueError(f"dmrs_symbols={list(d)} must be distinct OFDM symbol indices "
+                             f"below num_ofdm_symbols={self.num_ofdm_symbols}")
+        if len(d) == self.num_ofdm_symbols:
+            raise ValueError("dmrs_symbols leave no OFDM symbol for data")
+        return self
+
+
 # ---------------------------------------------------------------- sweep / scenario
 class SweepCfg(Model):
     snr_db: list[float] = Field(min_length=1)
@@ -326,6 +361,7 @@ class Scenario(Model):
     sweep: SweepCfg
     smoke: SmokeCfg = SmokeCfg()
     metrics: MetricsCfg = MetricsCfg()
+    link: LinkCfg | None = None   # coded DL transmission: fills ber, bler, goodput
 
     @model_validator(mode="after")
     def _unique_names(self) -> "Scenario":

@@ -13,6 +13,8 @@ from __future__ import annotations
 from functools import lru_cache
 from typing import Mapping
 
+import math
+
 import numpy as np
 
 from simlink.config import SystemCfg, UlaArray, UpaArray
@@ -56,6 +58,22 @@ def error_rate_stats(errors: float, trials: float, name: str) -> dict[str, float
 
 
 # ---------------------------------------------------------------- NMSE
+def goodput_bps_hz(info_bits_ok: float, re_total: float, overhead: float,
+                   feedback_bits: float, feedback_re: float) -> float:
+    """Goodput of the coded link [bit/s/Hz], the same formula for every method.
+
+    ``(1 - overhead) * info_bits_ok / re_total - feedback_bits / feedback_re``:
+    information bits of correctly decoded blocks per resource element (DMRS
+    included; bits per RE are bit/s/Hz), times the share left by CSI-RS
+    pilots, minus the feedback payload of one report charged against the DL
+    resources of one CSI period (``feedback_re`` REs), as if every feedback
+    bit displaced one payload bit. Methods without feedback (NaN) pay nothing;
+    the result may be negative when feedback costs more than the link delivers.
+    """
+    fb_cost = 0.0 if math.isnan(feedback_bits) else feedback_bits / feedback_re
+    return (1.0 - overhead) * info_bits_ok / re_total - fb_cost
+
+
 NMSE_SUM_KEYS = ("err_sum", "err_sq_sum", "pow_sum", "pow_sq_sum", "err_pow_sum",
                  "nmse_sample_sum", "nmse_sample_sq_sum")
 

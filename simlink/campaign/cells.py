@@ -19,6 +19,10 @@ from simlink.campaign.errors import CampaignError
 from simlink.config import Scenario, stable_hash
 
 
+#: link-level counts a cell keeps from the coded chain (merged by summation)
+LINK_COUNT_KEYS = ("bit_errors", "bits", "block_errors", "blocks", "info_bits_ok", "re_total")
+
+
 def derive_seed(*parts: Any) -> int:
     """A 63-bit seed that depends only on ``parts`` (JSON-serialisable)."""
     return int(stable_hash(list(parts)), 16) & ((1 << 63) - 1)
@@ -104,7 +108,13 @@ def observe(task: CellTask, requires: frozenset[str], H_ul: np.ndarray, H_dl: np
         fields["env_id"] = np.full(len(H_dl), task.env_index, np.int32)
     if "dl_true" in requires:
         fields["H_dl"] = H_dl
-    return Observation(system=system, noise_var=noise_var, batch_size=len(H_dl), **fields)
+    extras = {}
+    if "feedback" in requires and scenario.link is not None and scenario.link.feedback_ber > 0:
+        from simlink.link.bsc import bsc
+        rng = np.random.default_rng([base, 2])
+        extras["feedback_channel"] = lambda bits: bsc(bits, scenario.link.feedback_ber, rng)
+    return Observation(system=system, noise_var=noise_var, batch_size=len(H_dl), extras=extras,
+                       **fields)
 
 
 def seed_generators(seed: int) -> None:
@@ -148,6 +158,14 @@ def compute_cell(task: CellTask, estimator, H_ul: np.ndarray, H_dl: np.ndarray,
     out.update(metrics.rate_sums(H_hat, H_dl, system, task.snr_db, rho,
                                  bs_oversampling=scenario.metrics.bs_oversampling,
                                  ue_oversampling=scenario.metrics.ue_oversampling))
-    out.update(latency_s_sum=latency, feedback_bits=float(estimator.feedback_bits(system)),
+    feedback_bits = float(estimator.feedback_bits(system))
+    out.update(latency_s_sum=latency, feedback_bits=feedback_bits,
                params=float(estimator.n_params()), pilot_overhead=rho)
+    if scenario.link is not None:
+        from simlink.link.chain import simulate_link
+        # Seeded by the cell's coordinates but not the estimator: paired comparison.
+        seed = derive_seed("link", scenario.seed, task.environment, task.snr_db, task.chunk)
+        counts = simulate_link(H_dl, H_hat, scenario.link, system, task.snr_db, seed,
+                               overhead=rho, feedback_bits=feedback_bits)
+        out.update({k: float(counts[k]) for k in LINK_COUNT_KEYS})
     return out

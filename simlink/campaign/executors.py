@@ -7,10 +7,11 @@ is a dict of plain floats. An executor only has to implement
 :class:`Executor`: a context manager whose ``map_unordered(tasks)`` yields
 ``(task, result)`` as cells finish, in any order (the store sorts).
 
-A Ray backend plugs in here: one long-lived actor per worker that calls
-``configure_tf(plan.scenario.seed, threads)`` and builds one ``Worker(plan)``,
-with ``map_unordered`` feeding tasks to idle actors; register it in
-:func:`check_backend` and :func:`make_executor`.
+Backends: ``local`` (:class:`InProcessExecutor`, or :class:`ProcessExecutor`
+with ``workers`` processes) and ``ray``
+(:class:`~simlink.campaign.ray_executor.RayExecutor`: one long-lived actor
+per worker that calls ``configure_tf(plan.scenario.seed, threads)`` and
+builds one ``Worker(plan)``; ``ray`` is imported only when it is used).
 """
 from __future__ import annotations
 
@@ -172,21 +173,28 @@ class ProcessExecutor:
             raise CampaignError(f"a worker process died ({exc}); rerun with --resume") from None
 
 
-def check_backend(backend: str, workers: int = 1, address: str | None = None) -> None:
+def check_backend(backend: str, workers: int | None = 1, address: str | None = None) -> None:
     """Reject unusable executor options before any work starts."""
-    if workers < 1:
+    if workers is not None and workers < 1:
         raise CampaignError(f"--workers must be >= 1, got {workers}")
     if backend == "ray":
-        raise CampaignError("--backend ray is not implemented yet; use --backend local "
-                            "[--workers N]")
+        from simlink.campaign.ray_executor import require_ray
+        require_ray()
+        return
     if backend != "local":
         raise CampaignError(f"unknown backend {backend!r} (use local or ray)")
     if address is not None:
         raise CampaignError("--address only applies to --backend ray")
 
 
-def make_executor(backend: str, plan: Plan, *, workers: int = 1, address: str | None = None) -> Executor:
-    """The executor for ``backend`` (``local``: in-process or ``workers``
-    spawned processes; ``ray`` is not built yet)."""
+def make_executor(backend: str, plan: Plan, *, workers: int | None = 1,
+                  address: str | None = None) -> Executor:
+    """The executor for ``backend``: ``local`` runs in this process, or in
+    ``workers`` spawned processes; ``ray`` runs ``workers`` actors on the
+    cluster at ``address`` (a local Ray instance without one). ``workers``
+    ``None``: one process locally, one actor per cluster CPU on Ray."""
     check_backend(backend, workers, address)
-    return InProcessExecutor(plan) if workers == 1 else ProcessExecutor(plan, workers)
+    if backend == "ray":
+        from simlink.campaign.ray_executor import RayExecutor
+        return RayExecutor(plan, workers, address)
+    return InProcessExecutor(plan) if workers in (None, 1) else ProcessExecutor(plan, workers)

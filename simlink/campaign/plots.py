@@ -1,4 +1,5 @@
-"""Figures of a results table: per environment, NMSE and effective rate versus SNR."""
+"""Figures of a results table: per environment, NMSE, effective rate and (when
+the coded link ran) BLER and goodput versus SNR."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -12,6 +13,8 @@ from simlink.campaign.cells import slug
 _FIGURES = (
     ("nmse", "nmse_db", "NMSE [dB]", ("nmse_db_ci_low", "nmse_db_ci_high")),
     ("rate", "rate_bps_hz", "effective rate [bit/s/Hz]", "rate_ci95"),
+    ("bler", "bler", "BLER", ("bler_ci_low", "bler_ci_high")),
+    ("goodput", "goodput_bps_hz", "goodput [bit/s/Hz]", None),
 )
 
 
@@ -30,6 +33,8 @@ def make_plots(df: pd.DataFrame, plot_dir: Path) -> list[Path]:
     for env, d_env in df.groupby("environment", sort=False):
         n = int(d_env["n_samples"].max())
         for prefix, col, ylabel, ci in _FIGURES:
+            if d_env[col].isna().all():   # link-level figures only when the chain ran
+                continue
             fig, ax = plt.subplots(figsize=(6, 4.2))
             for est, d in d_env.groupby("estimator", sort=False):
                 d = d.sort_values("snr_db")
@@ -40,13 +45,18 @@ def make_plots(df: pd.DataFrame, plot_dir: Path) -> list[Path]:
                 d = d[ok]
                 if isinstance(ci, tuple):
                     yerr = np.abs(np.vstack([d[col] - d[ci[0]], d[ci[1]] - d[col]]))
+                elif ci is None:   # goodput: a ratio of summed counts, n on the title
+                    yerr = None
                 else:
                     yerr = d[ci].to_numpy(float)
-                ax.errorbar(d["snr_db"], d[col], yerr=np.nan_to_num(yerr), marker="o",
+                ax.errorbar(d["snr_db"], d[col], yerr=None if yerr is None else np.nan_to_num(yerr),
+                            marker="o",
                             capsize=3, label=str(est))
             ax.set_xlabel("SNR [dB]")
             ax.set_ylabel(ylabel)
             ax.set_title(f"{env}: {ylabel.split(' [')[0]} vs SNR (n = {n} samples per point, 95% CI)")
+            if col == "bler":
+                ax.set_yscale("log")
             ax.grid(True, alpha=0.3)
             if ax.get_legend_handles_labels()[0]:
                 ax.legend()

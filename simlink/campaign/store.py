@@ -24,7 +24,7 @@ from typing import IO, Any, Callable, Iterable
 import pandas as pd
 
 from simlink import metrics
-from simlink.campaign.cells import CellTask
+from simlink.campaign.cells import LINK_COUNT_KEYS, CellTask
 from simlink.campaign.errors import CampaignError
 from simlink.config import Scenario
 
@@ -33,8 +33,8 @@ RESULTS_PARQUET, RESULTS_CSV = "results.parquet", "results.csv"
 
 #: per-cell raw values merged by summing over chunks
 SUM_KEYS = ("n", *metrics.NMSE_SUM_KEYS, "rate_sum", "rate_sq_sum", "latency_s_sum")
-#: link-level counts, filled once the coded chain runs; NaN until then
-COUNT_KEYS = ("bit_errors", "bits", "block_errors", "blocks")
+#: link-level counts of the coded chain (scenario ``link:``); NaN without it
+COUNT_KEYS = LINK_COUNT_KEYS
 #: per-estimator constants, equal in every chunk
 CONST_KEYS = ("feedback_bits", "params", "pilot_overhead")
 #: wall-clock columns: the only ones that differ between identical runs
@@ -43,7 +43,7 @@ TIMING_COLUMNS = ("latency_ms", "latency_s_sum")
 COLUMNS = ["environment", "estimator", "snr_db", "seed", "n_samples",
            "nmse_db", "nmse_db_ci_low", "nmse_db_ci_high", "est_snr_db", "nmse_sample_db",
            "rate_bps_hz", "rate_ci95", "ber", "ber_ci_low", "ber_ci_high",
-           "bler", "bler_ci_low", "bler_ci_high", "feedback_bits", "latency_ms",
+           "bler", "bler_ci_low", "bler_ci_high", "goodput_bps_hz", "feedback_bits", "latency_ms",
            "params", "pilot_overhead", "n_cells",
            *[k for k in SUM_KEYS if k != "n"], *COUNT_KEYS]
 
@@ -139,6 +139,7 @@ def aggregate(scenario: Scenario, results: Iterable[tuple[CellTask, dict[str, fl
     est_pos = {e.name: i for i, e in enumerate(scenario.estimators)}
     snr_pos = {float(s): i for i, s in enumerate(scenario.sweep.snr_db)}
     acc: dict[tuple, dict[str, float]] = {}
+    feedback_re = scenario.system.pilots.period_symbols * scenario.system.n_subcarriers_dl
     for task, res in sorted(results, key=lambda tr: (tr[0].chunk, env_pos[tr[0].environment],
                                                      snr_pos[tr[0].snr_db], est_pos[tr[0].estimator])):
         key = (env_pos[task.environment], est_pos[task.estimator], snr_pos[task.snr_db])
@@ -158,6 +159,9 @@ def aggregate(scenario: Scenario, results: Iterable[tuple[CellTask, dict[str, fl
                      **metrics.nmse_stats(a), **metrics.rate_stats(a),
                      **metrics.error_rate_stats(a["bit_errors"], a["bits"], "ber"),
                      **metrics.error_rate_stats(a["block_errors"], a["blocks"], "bler"),
+                     "goodput_bps_hz": metrics.goodput_bps_hz(
+                         a["info_bits_ok"], a["re_total"], a["pilot_overhead"], a["feedback_bits"],
+                         feedback_re),
                      "latency_ms": 1e3 * a["latency_s_sum"] / a["n"]})
     return pd.DataFrame(rows, columns=COLUMNS)
 

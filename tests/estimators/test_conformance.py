@@ -8,7 +8,7 @@ import pytest
 from simlink import config
 from simlink.estimators import REGISTRY, build
 
-from .conftest import SYSTEM, make_observation
+from estimator_data import SYSTEM, make_observation
 
 CONFIGS = {c.model_fields["kind"].annotation.__args__[0]: c
            for c in typing.get_args(typing.get_args(config.EstCfg)[0])}
