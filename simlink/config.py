@@ -300,6 +300,7 @@ EstCfg = Annotated[Union[PerfectEst, NoEstimationEst, LsEst, LmmseEst, CodebookE
 # ---------------------------------------------------------------- link level
 class LinkCfg(Model):
     """Coded downlink transmission (the scenario's optional ``link:`` section)."""
+    name: str | None = None                               # results label; default e.g. "16qam-r0.5"
     num_bits_per_symbol: Literal[2, 4, 6, 8] = 4          # QPSK, 16-, 64-, 256-QAM
     code_rate: Annotated[float, Field(gt=0, lt=1)] = 0.5
     num_ofdm_symbols: PosInt = 14                         # one slot
@@ -320,6 +321,10 @@ class LinkCfg(Model):
     #: (:func:`simlink.link.bsc.bsc`), applied by the campaign runner between a
     #: feedback method's encoder and decoder; 0 is an error-free feedback link.
     feedback_ber: Annotated[float, Field(ge=0, le=0.5)] = 0.0
+
+    @property
+    def label(self) -> str:
+        return self.name or f"{2 ** self.num_bits_per_symbol}qam-r{self.code_rate:.3g}"
 
     @model_validator(mode="after")
     def _dmrs_fit(self) -> "LinkCfg":
@@ -344,6 +349,7 @@ class SmokeCfg(Model):
     n_test: PosInt = 64
     n_train: NonNegInt = 256
     train_steps: PosInt = 20
+    link_batches: PosInt = 1      # max_batches of every link configuration
 
 
 class MetricsCfg(Model):
@@ -361,7 +367,24 @@ class Scenario(Model):
     sweep: SweepCfg
     smoke: SmokeCfg = SmokeCfg()
     metrics: MetricsCfg = MetricsCfg()
-    link: LinkCfg | None = None   # coded DL transmission: fills ber, bler, goodput
+    #: coded DL transmission(s), e.g. one per MCS: fill ber, bler, goodput
+    link: LinkCfg | list[LinkCfg] | None = None
+
+    @property
+    def links(self) -> list[LinkCfg]:
+        """The link configurations as a list (empty without a ``link`` section)."""
+        return [] if self.link is None else [self.link] if isinstance(self.link, LinkCfg) \
+            else list(self.link)
+
+    @model_validator(mode="after")
+    def _links(self) -> "Scenario":
+        labels = [link.label for link in self.links]
+        if len(set(labels)) != len(labels):
+            raise ValueError(f"link: duplicate link label(s) in {labels}; give each a name")
+        if len({link.feedback_ber for link in self.links}) > 1:
+            raise ValueError("link: every entry must have the same feedback_ber "
+                             "(the feedback is decoded once per cell)")
+        return self
 
     @model_validator(mode="after")
     def _unique_names(self) -> "Scenario":

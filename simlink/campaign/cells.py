@@ -31,12 +31,17 @@ def derive_seed(*parts: Any) -> int:
 def effective_scenario(scenario: Scenario, *, smoke: bool = False, seed: int | None = None) -> Scenario:
     """The scenario a run actually executes: shrunk to its smoke sizes
     (``smoke.train_steps`` replacing the ``train_steps`` of every estimator
-    that has one) and with ``seed`` overriding ``scenario.seed``."""
+    that has one; every link capped to ``smoke.link_batches`` batches of at
+    most ``smoke.n_test`` slots) and with ``seed`` overriding ``scenario.seed``."""
     if smoke:
         estimators = [e.model_copy(update={"train_steps": scenario.smoke.train_steps})
                       if "train_steps" in type(e).model_fields else e
                       for e in scenario.estimators]
-        scenario = scenario.smoke_version().model_copy(update={"estimators": estimators})
+        links = [link.model_copy(update={"max_batches": min(link.max_batches, scenario.smoke.link_batches),
+                                         "batch_size": min(link.batch_size, scenario.smoke.n_test)})
+                 for link in scenario.links]
+        scenario = scenario.smoke_version().model_copy(
+            update={"estimators": estimators, "link": links or None})
     if seed is not None:
         scenario = scenario.model_copy(update={"seed": int(seed)})
     # Round-trip through validation so the result is a regular, checked model.
@@ -109,10 +114,11 @@ def observe(task: CellTask, requires: frozenset[str], H_ul: np.ndarray, H_dl: np
     if "dl_true" in requires:
         fields["H_dl"] = H_dl
     extras = {}
-    if "feedback" in requires and scenario.link is not None and scenario.link.feedback_ber > 0:
+    p = scenario.links[0].feedback_ber if scenario.links else 0.0
+    if "feedback" in requires and p > 0:
         from simlink.link.bsc import bsc
         rng = np.random.default_rng([base, 2])
-        extras["feedback_channel"] = lambda bits: bsc(bits, scenario.link.feedback_ber, rng)
+        extras["feedback_channel"] = lambda bits: bsc(bits, p, rng)
     return Observation(system=system, noise_var=noise_var, batch_size=len(H_dl), extras=extras,
                        **fields)
 
@@ -161,11 +167,16 @@ def compute_cell(task: CellTask, estimator, H_ul: np.ndarray, H_dl: np.ndarray,
     feedback_bits = float(estimator.feedback_bits(system))
     out.update(latency_s_sum=latency, feedback_bits=feedback_bits,
                params=float(estimator.n_params()), pilot_overhead=rho)
-    if scenario.link is not None:
+    for i, link in enumerate(scenario.links):
         from simlink.link.chain import simulate_link
         # Seeded by the cell's coordinates but not the estimator: paired comparison.
-        seed = derive_seed("link", scenario.seed, task.environment, task.snr_db, task.chunk)
-        counts = simulate_link(H_dl, H_hat, scenario.link, system, task.snr_db, seed,
+        seed = derive_seed("link", scenario.seed, task.environment, task.snr_db, task.chunk, i)
+        counts = simulate_link(H_dl, H_hat, link, system, task.snr_db, seed,
                                overhead=rho, feedback_bits=feedback_bits)
-        out.update({k: float(counts[k]) for k in LINK_COUNT_KEYS})
+        out.update({link_key(k, i): float(counts[k]) for k in LINK_COUNT_KEYS})
     return out
+
+
+def link_key(count: str, i: int) -> str:
+    """Cell-result key of link-level ``count`` for the ``i``-th link configuration."""
+    return f"{count}@{i}"

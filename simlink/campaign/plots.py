@@ -16,6 +16,8 @@ _FIGURES = (
     ("bler", "bler", "BLER", ("bler_ci_low", "bler_ci_high")),
     ("goodput", "goodput_bps_hz", "goodput [bit/s/Hz]", None),
 )
+#: figures of the coded link: one line per estimator and link configuration
+_LINK_FIGURES = ("bler", "goodput")
 
 
 def make_plots(df: pd.DataFrame, plot_dir: Path) -> list[Path]:
@@ -36,7 +38,10 @@ def make_plots(df: pd.DataFrame, plot_dir: Path) -> list[Path]:
             if d_env[col].isna().all():   # link-level figures only when the chain ran
                 continue
             fig, ax = plt.subplots(figsize=(6, 4.2))
-            for est, d in d_env.groupby("estimator", sort=False):
+            per_link = prefix in _LINK_FIGURES and d_env["link"].nunique() > 1
+            lines = d_env if per_link else d_env.drop_duplicates(["estimator", "snr_db"])
+            for (est, link), d in lines.groupby(["estimator", "link"], sort=False):
+                est = f"{est} {link}" if per_link else est
                 d = d.sort_values("snr_db")
                 ok = np.isfinite(d[col].to_numpy(float))
                 if not ok.any():   # e.g. perfect CSI: NMSE -inf dB; say so in the legend

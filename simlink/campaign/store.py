@@ -24,7 +24,7 @@ from typing import IO, Any, Callable, Iterable
 import pandas as pd
 
 from simlink import metrics
-from simlink.campaign.cells import LINK_COUNT_KEYS, CellTask
+from simlink.campaign.cells import LINK_COUNT_KEYS, CellTask, link_key
 from simlink.campaign.errors import CampaignError
 from simlink.config import Scenario
 
@@ -40,7 +40,7 @@ CONST_KEYS = ("feedback_bits", "params", "pilot_overhead")
 #: wall-clock columns: the only ones that differ between identical runs
 TIMING_COLUMNS = ("latency_ms", "latency_s_sum")
 
-COLUMNS = ["environment", "estimator", "snr_db", "seed", "n_samples",
+COLUMNS = ["environment", "estimator", "snr_db", "link", "seed", "n_samples",
            "nmse_db", "nmse_db_ci_low", "nmse_db_ci_high", "est_snr_db", "nmse_sample_db",
            "rate_bps_hz", "rate_ci95", "ber", "ber_ci_low", "ber_ci_high",
            "bler", "bler_ci_low", "bler_ci_high", "goodput_bps_hz", "feedback_bits", "latency_ms",
@@ -128,41 +128,47 @@ def remove_temporaries(out: Path) -> None:
 
 
 def aggregate(scenario: Scenario, results: Iterable[tuple[CellTask, dict[str, float]]]) -> pd.DataFrame:
-    """The results table: one row per environment x estimator x SNR.
+    """The results table: one row per environment x estimator x SNR (x link
+    configuration, when the scenario has several; column ``link``).
 
     Chunks merge by summing raw sums and counts (in grid order, so the float
     sums do not depend on completion order); every figure is then derived
     from the merged sums. Rows follow the scenario's order of environments,
-    estimators and SNRs; columns are :data:`COLUMNS`.
+    estimators, SNRs and links; columns are :data:`COLUMNS`.
     """
     env_pos = {e.name: i for i, e in enumerate(scenario.environments)}
     est_pos = {e.name: i for i, e in enumerate(scenario.estimators)}
     snr_pos = {float(s): i for i, s in enumerate(scenario.sweep.snr_db)}
-    acc: dict[tuple, dict[str, float]] = {}
+    links = scenario.links or [None]
+    count_keys = [link_key(k, i) for i in range(len(links)) for k in COUNT_KEYS]
     feedback_re = scenario.system.pilots.period_symbols * scenario.system.n_subcarriers_dl
+    acc: dict[tuple, dict[str, float]] = {}
     for task, res in sorted(results, key=lambda tr: (tr[0].chunk, env_pos[tr[0].environment],
                                                      snr_pos[tr[0].snr_db], est_pos[tr[0].estimator])):
         key = (env_pos[task.environment], est_pos[task.estimator], snr_pos[task.snr_db])
         a = acc.setdefault(key, {"environment": task.environment, "estimator": task.estimator,
                                  "snr_db": task.snr_db, "n_cells": 0,
-                                 **{k: 0.0 for k in (*SUM_KEYS, *COUNT_KEYS)},
+                                 **{k: 0.0 for k in (*SUM_KEYS, *count_keys)},
                                  **{k: res[k] for k in CONST_KEYS}})
         a["n_cells"] += 1
         for k in SUM_KEYS:
             a[k] += res[k]
-        for k in COUNT_KEYS:   # NaN when the link-level chain did not run
+        for k in count_keys:   # NaN when the link-level chain did not run
             a[k] += res.get(k, math.nan)
     rows = []
     for key in sorted(acc):
         a = acc[key]
-        rows.append({**a, "seed": scenario.seed, "n_samples": int(a["n"]),
-                     **metrics.nmse_stats(a), **metrics.rate_stats(a),
-                     **metrics.error_rate_stats(a["bit_errors"], a["bits"], "ber"),
-                     **metrics.error_rate_stats(a["block_errors"], a["blocks"], "bler"),
-                     "goodput_bps_hz": metrics.goodput_bps_hz(
-                         a["info_bits_ok"], a["re_total"], a["pilot_overhead"], a["feedback_bits"],
-                         feedback_re),
-                     "latency_ms": 1e3 * a["latency_s_sum"] / a["n"]})
+        common = {k: v for k, v in a.items() if k not in count_keys}
+        for i, link in enumerate(links):
+            c = {k: a[link_key(k, i)] for k in COUNT_KEYS}
+            rows.append({**common, **c, "link": link.label if link else "", "seed": scenario.seed,
+                         "n_samples": int(a["n"]), **metrics.nmse_stats(a), **metrics.rate_stats(a),
+                         **metrics.error_rate_stats(c["bit_errors"], c["bits"], "ber"),
+                         **metrics.error_rate_stats(c["block_errors"], c["blocks"], "bler"),
+                         "goodput_bps_hz": metrics.goodput_bps_hz(
+                             c["info_bits_ok"], c["re_total"], a["pilot_overhead"], a["feedback_bits"],
+                             feedback_re),
+                         "latency_ms": 1e3 * a["latency_s_sum"] / a["n"]})
     return pd.DataFrame(rows, columns=COLUMNS)
 
 
