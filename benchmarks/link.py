@@ -11,7 +11,12 @@ bits per second of each chain over all timed batches and their ratio
 simlink / Sionna (target >= 0.9), by the wall clock and by this process's
 CPU time (the steadier figure when other jobs share the cores).
 
-    .venv/bin/python benchmarks/link.py [--quick]
+Then the wall time of one small link-level campaign (``scenarios/link_cdl.yaml``
+at its --smoke size) on 1 and on 2 local worker processes, and their ratio
+(datasets and weights are cached before either is timed; ``--skip-campaign``
+leaves it out).
+
+    .venv/bin/python benchmarks/link.py [--quick] [--skip-campaign]
 """
 from __future__ import annotations
 
@@ -35,7 +40,35 @@ def main() -> None:
     ap.add_argument("--batch-size", type=int, default=64, help="slots per compiled call")
     ap.add_argument("--batches", type=int, default=None, help="timed batches per chain")
     ap.add_argument("--snr-db", type=float, default=0.0)
+    ap.add_argument("--skip-campaign", action="store_true", help="no 1-vs-2-worker campaign timing")
     args = ap.parse_args()
+    chain_throughput(args)
+    if not args.skip_campaign:
+        campaign_workers()
+
+
+def campaign_workers() -> None:
+    """Wall time of the link_cdl smoke campaign on 1 versus 2 local workers."""
+    import tempfile
+    from pathlib import Path
+
+    import simlink
+    from simlink.campaign import train
+    scenario = simlink.load_scenario(Path(__file__).parents[1] / "scenarios" / "link_cdl.yaml")
+    with tempfile.TemporaryDirectory() as tmp:
+        train(scenario, smoke=True, quiet=True)   # fill the caches first
+        wall = {}
+        for workers in (1, 2):
+            t0 = time.perf_counter()
+            simlink.run(scenario, out=Path(tmp) / f"w{workers}", smoke=True, quiet=True,
+                        workers=workers)
+            wall[workers] = time.perf_counter() - t0
+    print(f"campaign link_cdl --smoke: 1 worker {wall[1]:.1f} s, 2 workers {wall[2]:.1f} s, "
+          f"speed-up {wall[1] / wall[2]:.2f}x on {len(__import__('os').sched_getaffinity(0))} cores")
+
+
+def chain_throughput(args: argparse.Namespace) -> None:
+    """Coded bits/s of simlink's chain and of the bare Sionna chain, alternating batches."""
     batches = args.batches or (6 if args.quick else 50)
     bs = args.batch_size
 
