@@ -129,7 +129,8 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--resume", action="store_true", help="skip the cells already finished in --out")
     r.add_argument("--backend", choices=("local", "ray"), default="local")
     r.add_argument("--address", help="Ray cluster address (backend ray)")
-    r.add_argument("--workers", type=int, default=1, help="local worker processes")
+    r.add_argument("--workers", type=int, default=None,
+                   help="worker processes (local, default 1) or actors (ray, default one per CPU)")
     r.add_argument("--seed", type=int, help="override the scenario seed")
     r.add_argument("--quiet", action="store_true", help="no progress bar or summary")
     r.set_defaults(func=cmd_run)
@@ -153,7 +154,7 @@ def _user_errors() -> tuple[type[BaseException], ...]:
 def main(argv: Sequence[str] | None = None) -> int:
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     args = build_parser().parse_args(argv)
-    if getattr(args, "workers", 1) < 1:
+    if getattr(args, "workers", None) is not None and args.workers < 1:
         print("--workers: must be at least 1", file=sys.stderr)
         return EXIT_USAGE
     try:

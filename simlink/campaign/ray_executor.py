@@ -68,8 +68,9 @@ class RayExecutor:
     """Cells on Ray actors (see the module docstring).
 
     ``workers``: the number of actors, at most the cluster's CPU count
-    (``None``: one per CPU); each is given ``cluster CPUs // workers`` CPUs,
-    capped at the largest node's, and as many TF threads. ``address``: the
+    (``None``: one per CPU); each is given up to ``cluster CPUs // workers``
+    CPUs (fewer where the nodes could not hold every actor otherwise) and
+    as many TF threads. ``address``: the
     cluster to join; without it a local Ray instance with this machine's
     CPUs is started, and shut down at exit. When this process is already
     connected to Ray, that connection is used as it is.
@@ -114,7 +115,11 @@ class RayExecutor:
                           f"using {total} workers")
             workers = total
         workers = min(workers, n_tasks)
-        return workers, max(1, min(total // workers, max(node_cpus)))
+        # The most CPUs per actor such that every actor fits on some node.
+        threads = max(1, total // workers)
+        while threads > 1 and sum(n // threads for n in node_cpus) < workers:
+            threads -= 1
+        return workers, threads
 
     def _start(self, n_tasks: int) -> list:
         ray = self._ray
@@ -124,8 +129,10 @@ class RayExecutor:
         actor_class = ray.remote(CellActor).options(
             num_cpus=threads, max_restarts=MAX_RESTARTS, max_task_retries=MAX_RESTARTS,
             runtime_env={"env_vars": env})
-        plan = ray.put(self.plan)   # one copy in the object store for all actors
-        self._actors = [actor_class.remote(plan, threads) for _ in range(workers)]
+        # The plan goes by value (it is small): a restarted actor reruns its
+        # constructor, and an object-store reference to the plan may be gone
+        # by then.
+        self._actors = [actor_class.remote(self.plan, threads) for _ in range(workers)]
         return self._actors
 
     def map_unordered(self, tasks: Sequence[CellTask]) -> Iterator[tuple[CellTask, dict]]:

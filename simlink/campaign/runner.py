@@ -76,7 +76,7 @@ def _now() -> str:
 
 
 def run(scenario: Scenario, out: str | Path | None = None, *, smoke: bool = False,
-        resume: bool = False, backend: str = "local", workers: int = 1,
+        resume: bool = False, backend: str = "local", workers: int | None = None,
         seed: int | None = None, quiet: bool = False, address: str | None = None) -> pd.DataFrame:
     """Run a Monte Carlo campaign and return its results table.
 

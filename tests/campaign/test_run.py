@@ -126,7 +126,7 @@ def test_progress_bar_shows_the_latest_figure(tiny, tmp_path, capsys):
 
 
 @pytest.mark.parametrize("kwargs, message", [
-    ({"backend": "ray"}, "not implemented"),
+    ({"backend": "ray", "workers": 0}, "--workers"),
     ({"backend": "slurm"}, "unknown backend"),
     ({"workers": 0}, "--workers"),
     ({"address": "1.2.3.4:6379"}, "--address"),
