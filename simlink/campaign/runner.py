@@ -97,6 +97,8 @@ def run(scenario: Scenario, out: str | Path | None = None, *, smoke: bool = Fals
 
     t0 = time.monotonic()
     check_backend(backend, workers, address)
+    if backend == "local" and workers is None:   # ray sizes itself to the cluster
+        workers = 1
     scen = effective_scenario(scenario, smoke=smoke, seed=seed)
     scenario_hash = scen.content_hash()
     out = Path(out) if out is not None else Path("runs") / scen.name
