@@ -1,6 +1,6 @@
 """Channel-acquisition methods, one module each, registered by YAML ``kind``."""
 from simlink.estimators.base import REGISTRY, Dataset, Estimator, Observation, register
-from simlink.estimators import perfect, no_estimation, ls, lmmse, codebook  # noqa: F401  (registration)
+from simlink.estimators import perfect, no_estimation, ls, lmmse, codebook, dmvb, rls, lasso  # noqa: F401  (registration)
 
 
 def build(cfg) -> Estimator:

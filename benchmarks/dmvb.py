@@ -1,0 +1,147 @@
+"""DM-VB benchmark: latency per VB iteration against the standard DM, iterations to
+convergence, training time per expert, and accuracy on Gaussian environments.
+
+K ``gaussian`` environments with clearly different spatial correlation (so the
+closed-form LMMSE of each is known) on the flat pilot model ``Y = H X + N``
+(ULA ``n_bs`` x ``n_ue``, one subcarrier, pilot density ``alpha = Np / n_bs``).
+Reports, per environment, the NMSE of RLS, LASSO, the standard DM, DM-VB and the
+genie DM next to the closed-form LMMSE, how often DM-VB's ``phi`` picks the
+right expert, and the latency of one DM-VB outer iteration divided by that of
+one standard-DM estimate, timed side by side (interleaved, medians).
+
+    .venv/bin/python benchmarks/dmvb.py --quick      # 16 x 4 antennas, ~10 minutes on 2 cores
+    .venv/bin/python benchmarks/dmvb.py              # paper size 64 x 16 (slow on CPU)
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import time
+
+import numpy as np
+
+from simlink.channels import gaussian_covariances, generate
+from simlink.config import GaussianEnv, SystemCfg
+from simlink.estimators import Dataset, Observation
+from simlink.estimators.dmvb import PILOT_GRID_KEY, dense_pilot_grid, receive
+from simlink.estimators.dmvb.dmvb import Dmvb
+from simlink.estimators.dmvb.genie_dm import GenieDm
+from simlink.estimators.dmvb.standard_dm import StandardDm
+from simlink.estimators.lasso import Lasso
+from simlink.estimators.rls import RLS
+
+ENVS = (
+    GaussianEnv(name="exp0.9", kind="gaussian", bs_correlation=0.9, ue_correlation=0.5,
+                delays_s=[0.0], powers=[1.0]),
+    GaussianEnv(name="ring+60", kind="gaussian", spatial="one_ring", mean_angle_deg=60.0,
+                angle_spread_deg=8.0, delays_s=[0.0], powers=[1.0]),
+    GaussianEnv(name="ring-30", kind="gaussian", spatial="one_ring", mean_angle_deg=-30.0,
+                angle_spread_deg=15.0, delays_s=[0.0], powers=[1.0]),
+    GaussianEnv(name="iid", kind="gaussian", spatial="iid", delays_s=[0.0], powers=[1.0]),
+)
+
+
+def closed_form_nmse(env: GaussianEnv, system: SystemCfg, X: np.ndarray, noise_var: float) -> float:
+    """LMMSE NMSE ``tr(R - W A R) / tr(R)`` for ``y = (X^T kron I) vec(H_img) + n``."""
+    f = gaussian_covariances(env, system, full=False)
+    R = np.kron(f["R_bs"], f["R_ue"])
+    A = np.kron(X.T, np.eye(system.n_ue))
+    W = R @ A.conj().T @ np.linalg.inv(A @ R @ A.conj().T + noise_var * np.eye(len(A)))
+    return float(np.real(np.trace(R - W @ A @ R) / np.trace(R)))
+
+
+def db(x: float) -> float:
+    return float(10 * np.log10(x))
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--quick", action="store_true", help="16 x 4 antennas, fewer steps and samples")
+    p.add_argument("--n-bs", type=int, default=64)
+    p.add_argument("--n-ue", type=int, default=16)
+    p.add_argument("--alpha", type=float, default=0.5, help="pilot density Np / n_bs")
+    p.add_argument("--snr-db", type=float, default=10.0)
+    p.add_argument("--n-envs", type=int, default=len(ENVS), help="experts K (<= %d)" % len(ENVS))
+    p.add_argument("--n-train", type=int, default=2000, help="training samples per environment")
+    p.add_argument("--n-test", type=int, default=32, help="test samples per environment")
+    p.add_argument("--train-steps", type=int, default=None, help="per expert (default 4000, --quick 3000)")
+    p.add_argument("--reps", type=int, default=3, help="timing repetitions (medians)")
+    p.add_argument("--json", action="store_true", help="also print the results as one JSON line")
+    a = p.parse_args()
+    if a.quick:
+        a.n_bs, a.n_ue, a.n_train, a.n_test = 16, 4, 2000, 32
+    a.train_steps = a.train_steps or (3000 if a.quick else 4000)
+
+    envs = ENVS[:a.n_envs]
+    system = SystemCfg(fc_ul_hz=3.5e9, fc_dl_hz=3.5e9, n_subcarriers_ul=1, n_subcarriers_dl=1,
+                       bs_array={"kind": "ula", "n": a.n_bs}, ue_array={"kind": "ula", "n": a.n_ue},
+                       pilots={"comb": 1, "period_symbols": max(14, a.n_bs)})
+    data = [generate(env, system, a.n_train + a.n_test, seed=100 + k)["H_dl"] for k, env in enumerate(envs)]
+    train = Dataset(H_ul=np.concatenate([d[:a.n_train] for d in data]),
+                    H_dl=np.concatenate([d[:a.n_train] for d in data]),
+                    env_id=np.repeat(np.arange(len(envs)), a.n_train).astype(np.int32),
+                    env_names=tuple(e.name for e in envs), system=system)
+    hyper = dict(train_steps=a.train_steps, batch_size=64, learning_rate=3e-3)
+
+    t0 = time.perf_counter()
+    dmvb = Dmvb(**hyper).fit(train, rng=np.random.default_rng(0))
+    std = StandardDm(**hyper).fit(train, rng=np.random.default_rng(1))
+    genie = GenieDm(**hyper).set_state(dmvb.get_state(), system)
+    print(f"trained {len(envs)} experts + standard DM in {time.perf_counter() - t0:.0f} s; "
+          f"params: expert {dmvb.n_params() // len(envs)}, standard DM {std.n_params()} "
+          f"({std.n_params() / (dmvb.n_params() / len(envs)):.1f}x)")
+    print("training time per expert [s] (the first includes XLA compilation): "
+          + ", ".join(f"{s:.1f}" for s in dmvb.train_seconds_)
+          + f"; per step {np.median(dmvb.train_seconds_[1:] if len(envs) > 1 else dmvb.train_seconds_) / a.train_steps * 1e3:.1f} ms")
+
+    n_pilots = max(1, int(round(a.alpha * a.n_bs)))
+    grid = dense_pilot_grid(a.n_bs, n_pilots, 1)
+    nv = 10 ** (-a.snr_db / 10)
+    rows, ratios, iters = [], [], []
+    print(f"\nNMSE [dB] at {a.snr_db:g} dB SNR, alpha = {n_pilots}/{a.n_bs}, {a.n_test} samples per environment")
+    print(f"{'environment':>10} {'LMMSE*':>7} {'RLS':>7} {'LASSO':>7} {'stdDM':>7} {'DM-VB':>7} "
+          f"{'genie':>7} {'gap':>6} {'phi ok':>6} {'iters':>5} {'ratio':>5}")
+    for k, env in enumerate(envs):
+        H = data[k][a.n_train:]
+        obs = Observation(system=system, noise_var=nv, batch_size=len(H),
+                          y_pilots=receive(H, grid, nv, np.random.default_rng(7 + k)),
+                          env_id=np.full(len(H), k, np.int32), extras={PILOT_GRID_KEY: grid})
+
+        def nmse(est) -> float:
+            return db(np.sum(np.abs(est.estimate(obs) - H) ** 2) / np.sum(np.abs(H) ** 2))
+
+        row = {"environment": env.name, "lmmse": db(closed_form_nmse(env, system, grid[:, :, 0], nv)),
+               "rls": nmse(RLS()), "lasso": nmse(Lasso()), "standard_dm": nmse(std),
+               "dmvb": nmse(dmvb), "genie_dm": nmse(genie)}
+        row["phi_correct"] = float(np.mean(np.argmax(dmvb.phi_, axis=1) == k))
+        row["n_outer"] = dmvb.n_outer_
+        # side-by-side timing, interleaved so load changes hit both alike
+        t_vb, t_std = [], []
+        for _ in range(a.reps):
+            t = time.perf_counter()
+            dmvb.estimate(obs)
+            t_vb.append((time.perf_counter() - t) / dmvb.n_outer_)
+            t = time.perf_counter()
+            std.estimate(obs)
+            t_std.append(time.perf_counter() - t)
+        row["latency_ratio"] = float(np.median(t_vb) / np.median(t_std))
+        row["dmvb_iter_ms"], row["standard_ms"] = 1e3 * np.median(t_vb), 1e3 * np.median(t_std)
+        rows.append(row)
+        iters.append(row["n_outer"])
+        ratios.append(row["latency_ratio"])
+        print(f"{env.name:>10} {row['lmmse']:7.2f} {row['rls']:7.2f} {row['lasso']:7.2f} "
+              f"{row['standard_dm']:7.2f} {row['dmvb']:7.2f} {row['genie_dm']:7.2f} "
+              f"{row['genie_dm'] - row['lmmse']:6.2f} {row['phi_correct']:6.2f} {row['n_outer']:5d} "
+              f"{row['latency_ratio']:5.2f}")
+    print("* closed form. gap = genie DM - LMMSE [dB]. ratio = DM-VB latency per outer "
+          "iteration / standard-DM latency (target <= 1.5)")
+    print(f"\nlatency ratio median {np.median(ratios):.2f} (DM-VB iteration "
+          f"{np.median([r['dmvb_iter_ms'] for r in rows]):.0f} ms, standard DM "
+          f"{np.median([r['standard_ms'] for r in rows]):.0f} ms, batch {a.n_test}); "
+          f"outer iterations to convergence: mean {np.mean(iters):.1f}, max {max(iters)}")
+    if a.json:
+        print(json.dumps({"args": vars(a), "rows": rows}))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,149 @@
+"""Machinery shared by the diffusion estimators ``dmvb``, ``standard_dm`` and ``genie_dm``.
+
+A :class:`DiffusionEstimator` trains one DDPM expert per group of training
+data (per environment, or one on the pooled data), stacks the experts into
+one :class:`~simlink.nn.ExpertCNN`, and estimates every subcarrier's channel
+image ``H_k`` [Nr, Nt] from the flat pilot model of
+:mod:`simlink.estimators.dmvb.pilot_model` by deterministic posterior sampling
+with a mixture prior of weights ``phi`` [b, K]. Subclasses choose the groups
+and ``phi``.
+"""
+from __future__ import annotations
+
+import numpy as np
+import tensorflow as tf
+
+from simlink.config import SystemCfg
+from simlink.estimators.base import Dataset, Estimator, Observation
+from simlink.estimators.dmvb.pilot_model import PilotModel, images_to_csi, likelihood_score
+from simlink.nn import (ExpertCNN, Schedule, complex_normal, from_image, posterior_sample,
+                        to_image, train_ddpm)
+from simlink.nn.denoiser import denoise
+
+#: expert width ``C`` of ``dmvb`` / ``genie_dm``; ``standard_dm`` defaults to ``sqrt(K)`` times it
+DEFAULT_WIDTH = 32
+
+
+def image_draw(H: np.ndarray):
+    """Training-batch sampler over the per-subcarrier images of ``H`` [n, n_bs, n_ue, n_sc].
+
+    Output: ``draw(rng, B) -> [1, B, n_ue, n_bs]`` complex64 (random sample and
+    subcarrier each), the :data:`simlink.nn.train.DrawFn` of one expert.
+    """
+    def draw(rng: np.random.Generator, batch: int) -> np.ndarray:
+        rows = rng.integers(H.shape[0], size=batch)
+        sc = rng.integers(H.shape[3], size=batch)
+        return np.swapaxes(H[rows, :, :, sc], 1, 2)[None]   # [B, n_bs, n_ue] -> [1, B, n_ue, n_bs]
+    return draw
+
+
+def experts_eps(weights: dict[str, tf.Tensor], x: tf.Tensor, t: tf.Tensor) -> tf.Tensor:
+    """Noise prediction of every expert for complex states, in one batched network call.
+
+    Input: ``weights`` of :func:`~simlink.nn.denoiser.denoise`, ``x`` [..., Nr, Nt]
+    complex64, ``t`` [...] int32 step indices. Output: [K, ..., Nr, Nt] complex64.
+    """
+    n_experts = weights["time/kernel"].shape[0]
+    lead, img = tf.shape(x)[:-2], tf.shape(x)[-2:]
+    flat = to_image(tf.reshape(x, tf.concat([[-1], img], 0)))
+    shared = tf.broadcast_to(flat[None], tf.concat([[n_experts], tf.shape(flat)], 0))
+    eps = from_image(denoise(weights, shared, tf.reshape(t, [-1])))
+    return tf.reshape(eps, tf.concat([[n_experts], lead, img], 0))
+
+
+# Module-level compiled functions take the weights and the schedule as
+# arguments: every estimator instance with the same shapes (dmvb, genie_dm,
+# a restored copy, the next campaign cell) reuses one XLA compilation.
+@tf.function(jit_compile=True)
+def mixture_posterior(weights: dict[str, tf.Tensor], sched: dict[str, tf.Tensor],
+                      x_T: tf.Tensor, Yv: tf.Tensor, U: tf.Tensor, s: tf.Tensor,
+                      noise_var: tf.Tensor, phi: tf.Tensor, zeta: tf.Tensor) -> tf.Tensor:
+    """h-step: posterior sampling with the mixture prior score ``-sum_k phi_k eps_k / sqrt(1 - abar)``.
+
+    Input: ``sched`` from :meth:`Schedule.tensors`, ``x_T`` [b, n_sc, Nr, Nt]
+    complex64 start noise, ``Yv``/``U``/``s``/``noise_var`` the pilot model
+    (:func:`likelihood_score`), ``phi`` [b, K] float32, scalar ``zeta``.
+    Output: ``x_0`` [b, n_sc, Nr, Nt] complex64.
+    """
+    phi = tf.cast(phi, tf.complex64)
+
+    def eps_fn(x, t):
+        eps = experts_eps(weights, x, tf.fill(tf.shape(x)[:2], t))
+        return tf.einsum("kbsrt,bk->bsrt", eps, phi)
+
+    def lik_fn(x, t):
+        return likelihood_score(x, sched["abar"][t], Yv, U, s, noise_var)
+
+    return posterior_sample(eps_fn, lik_fn, x_T, sched, zeta)
+
+
+class DiffusionEstimator(Estimator):
+    """Base of the diffusion estimators. Hyper-parameters (set by subclasses):
+    ``width``, ``emb_dim``, ``n_steps`` (T), ``train_steps``, ``batch_size``,
+    ``learning_rate``, ``zeta`` (likelihood weight), ``seed`` (start noise of the
+    sampler and the VB noise draws; training uses ``fit``'s ``rng``)."""
+    requires = frozenset({"dl_pilots"})
+    fit_scope = "all"
+    compiled = True
+
+    # -- learning -------------------------------------------------------
+    def _groups(self, train: Dataset) -> list[Dataset]:
+        """Training data of each expert: one per environment (``standard_dm`` pools)."""
+        groups = [train.for_env(k) for k in range(len(train.env_names))]
+        empty = [train.env_names[k] for k, g in enumerate(groups) if len(g) == 0]
+        if empty:
+            raise ValueError(f"{self.kind}: no training samples for environment(s) {empty}")
+        return groups
+
+    def _expert_width(self, n_envs: int) -> int:
+        return self.width
+
+    def fit(self, train: Dataset, *, rng: np.random.Generator) -> "DiffusionEstimator":
+        groups = self._groups(train)
+        model = ExpertCNN.init(len(groups), self._expert_width(len(train.env_names)),
+                               self.emb_dim, rng)
+        out = train_ddpm(model, [image_draw(g.H_dl) for g in groups], Schedule.linear(self.n_steps),
+                         steps=self.train_steps, batch_size=self.batch_size,
+                         learning_rate=self.learning_rate, rng=rng)
+        self.train_seconds_ = out["seconds"]
+        return self.set_state(model.get_state(), train.system)
+
+    def get_state(self) -> dict[str, np.ndarray]:
+        return {k: v.numpy() for k, v in self.weights_.items()}
+
+    def set_state(self, state: dict[str, np.ndarray], system: SystemCfg) -> "DiffusionEstimator":
+        self.system_ = system
+        self.weights_ = {k: tf.constant(np.asarray(v, np.float32)) for k, v in state.items()}
+        self.sched_ = Schedule.linear(self.n_steps)
+        return self
+
+    def n_params(self) -> int:
+        return int(sum(np.prod(v.shape) for v in self.weights_.values()))
+
+    @property
+    def n_experts(self) -> int:
+        return int(self.weights_["time/kernel"].shape[0])
+
+    # -- inference ------------------------------------------------------
+    def _inputs(self, obs: Observation) -> dict[str, tf.Tensor]:
+        """Arguments of :func:`mixture_posterior` for ``obs`` but ``phi``
+        (start noise drawn from ``seed``)."""
+        pm = PilotModel.of(obs)
+        Yv = pm.project(obs.y_pilots)
+        b, n_sc, n_r = Yv.shape[:3]
+        x_T = complex_normal([b, n_sc, n_r, pm.U.shape[1]], tf.constant([self.seed, 0]))
+        return {"weights": self.weights_, "sched": self.sched_.tensors(), "x_T": x_T,
+                "Yv": tf.constant(Yv), "U": tf.constant(pm.U), "s": tf.constant(pm.s),
+                "noise_var": tf.constant(obs.noise_var, tf.float32),
+                "zeta": tf.constant(self.zeta, tf.float32)}
+
+    def _phi(self, obs: Observation) -> np.ndarray:
+        """Mixture weights [b, K] of a single-pass estimator."""
+        raise NotImplementedError
+
+    def traced_functions(self) -> list:
+        return [mixture_posterior]
+
+    def estimate(self, obs: Observation) -> np.ndarray:
+        phi = tf.constant(self._phi(obs), tf.float32)
+        return images_to_csi(mixture_posterior(**self._inputs(obs), phi=phi).numpy())

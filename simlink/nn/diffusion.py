@@ -1,0 +1,121 @@
+"""DDPM pieces shared by the diffusion methods.
+
+Conventions (METHODS.md, DM-VB):
+
+- The diffusion state is complex: ``x_t = sqrt(abar_t) x_0 + sqrt(1 - abar_t) eps``
+  with ``eps ~ CN(0, I)``, i.e. unit power per complex entry like the
+  unit-power channel entries. With this convention Tweedie reads
+  ``E[x_0 | x_t] = (x_t - sqrt(1 - abar_t) eps) / sqrt(abar_t)``, the score is
+  ``-eps / sqrt(1 - abar_t)`` and the likelihood score of ``y = A x_0 + n``
+  is ``A^H C^-1 (y - ...)`` without factors of 2.
+- Networks see the real image ``sqrt(2) [Re x, Im x]`` (unit variance per real
+  entry, the standard real DDPM) and predict ``eps`` in the same scaling:
+  :func:`to_image` / :func:`from_image` map between the two.
+- Time indices are 0-based: index ``t`` in ``[0, T)`` is step ``t + 1`` of the paper.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+import numpy as np
+import tensorflow as tf
+
+_SQRT2 = float(np.sqrt(2.0))
+
+
+@dataclass(frozen=True)
+class Schedule:
+    """Noise schedule ``beta_t`` [T] (float64) and what derives from it."""
+    beta: np.ndarray
+
+    @classmethod
+    def linear(cls, n_steps: int) -> "Schedule":
+        """Ho et al.'s linear schedule ``1e-4 -> 0.02`` over 1000 steps, rescaled
+        by ``1000 / n_steps`` (as in improved DDPM) so that ``abar_T < 1e-4``, i.e.
+        pure noise, whatever the number of steps; ``beta_T = 20 / n_steps`` needs
+        ``n_steps > 20``."""
+        if n_steps <= 20:
+            raise ValueError(f"linear schedule needs more than 20 steps (beta_T = 20 / n_steps), "
+                             f"got {n_steps}")
+        scale = 1000.0 / n_steps
+        return cls(np.linspace(1e-4 * scale, 0.02 * scale, n_steps))
+
+    @property
+    def n_steps(self) -> int:
+        return int(self.beta.shape[0])
+
+    @property
+    def alpha(self) -> np.ndarray:
+        return 1.0 - self.beta
+
+    @property
+    def abar(self) -> np.ndarray:
+        return np.cumprod(self.alpha)
+
+    @property
+    def elbo_weight(self) -> np.ndarray:
+        """Weight ``w_t = beta_t / (alpha_t (1 - abar_t))`` of ``||eps - eps_theta||^2``
+        in the ELBO: the complex-Gaussian KL between the true and the model reverse
+        step of variance ``beta_t`` (eps-parametrised means)."""
+        return self.beta / (self.alpha * (1.0 - self.abar))
+
+    def tensors(self) -> dict[str, tf.Tensor]:
+        """``beta``, ``alpha``, ``abar`` as float32 tensors [T] for graph code."""
+        return {k: tf.constant(getattr(self, k), tf.float32) for k in ("beta", "alpha", "abar")}
+
+
+def to_image(x: tf.Tensor) -> tf.Tensor:
+    """Complex [..., H, W] -> real network image [..., H, W, 2] (unit variance per entry)."""
+    return _SQRT2 * tf.stack([tf.math.real(x), tf.math.imag(x)], axis=-1)
+
+
+def from_image(img: tf.Tensor) -> tf.Tensor:
+    """Real network image [..., H, W, 2] -> complex [..., H, W] (inverse of :func:`to_image`)."""
+    return tf.complex(img[..., 0], img[..., 1]) / _SQRT2
+
+
+def complex_normal(shape, seed: tf.Tensor) -> tf.Tensor:
+    """Stateless ``CN(0, 1)`` draws of ``shape`` (complex64) from a [2] int seed."""
+    re_im = tf.random.stateless_normal(tf.concat([shape, [2]], 0), seed, dtype=tf.float32)
+    return from_image(re_im)
+
+
+def noisy(x0: tf.Tensor, eps: tf.Tensor, abar_t: tf.Tensor) -> tf.Tensor:
+    """Forward process ``x_t = sqrt(abar_t) x0 + sqrt(1 - abar_t) eps``
+    (``abar_t`` broadcast against ``x0``; real or complex alike)."""
+    abar_t = tf.cast(abar_t, x0.dtype)
+    return tf.sqrt(abar_t) * x0 + tf.sqrt(1.0 - abar_t) * eps
+
+
+def tweedie(x_t: tf.Tensor, eps: tf.Tensor, abar_t: tf.Tensor) -> tf.Tensor:
+    """One-step denoise ``(x_t - sqrt(1 - abar_t) eps) / sqrt(abar_t)`` = ``E[x_0 | x_t]``."""
+    abar_t = tf.cast(abar_t, x_t.dtype)
+    return (x_t - tf.sqrt(1.0 - abar_t) * eps) / tf.sqrt(abar_t)
+
+
+EpsFn = Callable[[tf.Tensor, tf.Tensor], tf.Tensor]
+
+
+def posterior_sample(eps_fn: EpsFn, lik_fn: EpsFn, x_T: tf.Tensor, sched: dict[str, tf.Tensor],
+                     zeta: tf.Tensor) -> tf.Tensor:
+    """Deterministic posterior sampling (no injected noise), ``t = T-1 .. 0``:
+    ``x_{t-1} = (x_t + beta_t (-eps_fn(x_t, t) / sqrt(1 - abar_t) + zeta lik_fn(x_t, t))) / sqrt(alpha_t)``.
+
+    Input: ``eps_fn(x_t, t)`` the (mixture) noise prediction, complex like ``x_t``;
+    ``lik_fn(x_t, t)`` the likelihood score ``grad log p(y | x_t)``; ``x_T`` the
+    complex start [...]; ``sched`` from :meth:`Schedule.tensors`.
+    Output: ``x_0`` [...] complex, the estimate. Graph-friendly (``tf.while_loop``).
+    """
+    beta, alpha, abar = sched["beta"], sched["alpha"], sched["abar"]
+    zeta = tf.cast(zeta, x_T.dtype)
+
+    def body(t, x):
+        c = lambda v: tf.cast(v[t], x.dtype)  # noqa: E731
+        prior = -eps_fn(x, t) / tf.sqrt(1.0 - c(abar))
+        score = prior + zeta * lik_fn(x, t)
+        return t - 1, (x + c(beta) * score) / tf.sqrt(c(alpha))
+
+    n = tf.shape(beta)[0]
+    _, x0 = tf.while_loop(lambda t, x: t >= 0, body, (n - 1, x_T))
+    return x0
