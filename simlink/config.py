@@ -64,12 +64,18 @@ def n_ports(array: UlaArray | UpaArray) -> int:
 class PilotCfg(Model):
     """Downlink CSI-RS-like pilots.
 
-    Ports are frequency-multiplexed ``comb`` at a time on one OFDM symbol
-    (port ``p`` on subcarriers ``k = p mod comb``); ``ceil(n_bs / comb)``
-    OFDM symbols carry pilots once per CSI period of ``period_symbols``
-    OFDM symbols, which sets the overhead ``rho``.
+    ``mode: comb``: ports are frequency-multiplexed ``comb`` at a time on one
+    OFDM symbol (port ``p`` on subcarriers ``k = p mod comb``), so
+    ``ceil(n_bs / comb)`` OFDM symbols carry pilots. ``mode: dense``: the flat
+    MIMO pilot model ``Y = H X + N`` on every subcarrier, ``X`` a QPSK matrix
+    of ``Np = max(1, round(density * n_bs))`` pilot symbols (pilot density
+    ``alpha = Np / n_bs``; non-orthogonal when ``Np < n_bs``). Pilots recur
+    once per CSI period of ``period_symbols`` OFDM symbols, which sets the
+    overhead ``rho``.
     """
+    mode: Literal["comb", "dense"] = "comb"
     comb: PosInt = 4
+    density: PosFloat = 1.0
     period_symbols: PosInt = 56
 
 
@@ -97,18 +103,22 @@ class SystemCfg(Model):
 
     @property
     def n_pilot_symbols(self) -> int:
+        if self.pilots.mode == "dense":
+            return max(1, round(self.pilots.density * self.n_bs))
         return -(-self.n_bs // self.pilots.comb)
 
     @property
     def pilot_overhead(self) -> float:
         """Fraction ``rho`` of DL resource elements spent on pilots."""
+        if self.pilots.mode == "dense":
+            return self.n_pilot_symbols / self.pilots.period_symbols
         pilot_res = self.n_bs * (self.n_subcarriers_dl // self.pilots.comb)
         return pilot_res / (self.pilots.period_symbols * self.n_subcarriers_dl)
 
     @model_validator(mode="after")
     def _pilots_fit(self) -> "SystemCfg":
         comb = self.pilots.comb
-        if self.n_subcarriers_dl % comb:
+        if self.pilots.mode == "comb" and self.n_subcarriers_dl % comb:
             raise ValueError(f"pilots.comb={comb} must divide n_subcarriers_dl="
                              f"{self.n_subcarriers_dl}: pilots do not fit the grid")
         if self.n_pilot_symbols > self.pilots.period_symbols:
@@ -121,6 +131,8 @@ class SystemCfg(Model):
 # ---------------------------------------------------------------- environments
 class EnvBase(Model):
     name: str = Field(min_length=1)
+    #: training samples of this environment (default: sweep.n_train), e.g. a data-scarce one
+    n_train: NonNegInt | None = None
 
 
 class CdlEnv(EnvBase):
@@ -292,6 +304,9 @@ class LassoEst(EstBase):
     n_iter: PosInt = 200
 
 
+#: estimators built on per-port orthogonal (comb) pilots and Sionna's LS estimator
+COMB_PILOT_KINDS = frozenset({"ls", "lmmse", "codebook"})
+
 EstCfg = Annotated[Union[PerfectEst, NoEstimationEst, LsEst, LmmseEst, CodebookEst,
                          DmvbEst, StandardDmEst, GenieDmEst, RlsEst, LassoEst],
                    Field(discriminator="kind")]
@@ -400,6 +415,9 @@ class Scenario(Model):
         """Cross-checks between an estimator's keys and the system it runs on."""
         bs, n_sc = self.system.bs_array, self.system.n_subcarriers_dl
         for i, est in enumerate(self.estimators):
+            if est.kind in COMB_PILOT_KINDS and self.system.pilots.mode != "comb":
+                raise ValueError(f"estimators[{i}].kind: {est.kind} needs system.pilots.mode: comb "
+                                 f"(orthogonal per-port pilots), not {self.system.pilots.mode}")
             if est.kind == "codebook":
                 n1, n2 = est.n1 or bs.cols, est.n2 or bs.rows
                 if n1 * n2 != bs.rows * bs.cols:
@@ -415,7 +433,9 @@ class Scenario(Model):
         sweep = self.sweep.model_copy(update={
             "n_test": self.smoke.n_test, "n_train": self.smoke.n_train,
             "chunk": min(self.sweep.chunk, self.smoke.n_test)})
-        return self.model_copy(update={"sweep": sweep})
+        envs = [e if e.n_train is None else e.model_copy(update={"n_train": min(e.n_train, self.smoke.n_train)})
+                for e in self.environments]
+        return self.model_copy(update={"sweep": sweep, "environments": envs})
 
     def content_hash(self) -> str:
         return stable_hash(self.model_dump(mode="json"))

@@ -66,6 +66,8 @@ BAD = {  # file text -> a fragment the error line must contain
     "subband_does_not_divide": (_with(("estimators", 1), {"name": "cb", "kind": "codebook",
                                                           "subband_size": 5}), "subband_size"),
     "bad_name": (_with(("name",), "a/b"), "name"),
+    "ls_with_dense_pilots": (_with(("system", "pilots"), {"mode": "dense", "density": 0.5}),
+                             "estimators[1].kind: ls needs system.pilots.mode: comb"),
     "negative_frequency": (_with(("system", "fc_dl_hz"), -1.0), "system.fc_dl_hz"),
 }
 

@@ -42,6 +42,8 @@ def ensure_splits(scenario: Scenario, *, train: bool, quiet: bool = True) -> dic
     for env in scenario.environments:
         out[env.name] = {}
         for split, n in sizes.items():
+            if split == "train" and env.n_train is not None:
+                n = env.n_train
             seed = split_seed(scenario, env.name, split)
             if not quiet:
                 print(f"dataset {env.name}/{split}: {n} samples", file=sys.stderr)

@@ -44,8 +44,19 @@ def pilot_resource_grid(system: SystemCfg) -> ResourceGrid:
                         pilot_pattern=pattern)
 
 
+def dense_pilot_grid(n_bs: int, n_pilots: int, n_sc: int, seed: int = 1234) -> np.ndarray:
+    """Flat-model grid [n_bs, n_pilots, n_sc] complex64: one unit-power QPSK
+    matrix ``X`` [n_bs, n_pilots] drawn from ``seed`` (the pilots are part of the
+    system definition, not of the Monte Carlo draw), repeated on every subcarrier."""
+    bits = np.random.default_rng(seed).integers(0, 2, size=(n_bs, n_pilots, 2))
+    X = ((1 - 2 * bits[..., 0]) + 1j * (1 - 2 * bits[..., 1])) / np.sqrt(2)
+    return np.repeat(X[:, :, None], n_sc, axis=2).astype(np.complex64)
+
+
 def pilot_symbols_grid(system: SystemCfg) -> np.ndarray:
     """Transmitted grid X [n_bs, n_pilot_symbols, n_sc_dl] complex64 (zeros off-pilot)."""
+    if system.pilots.mode == "dense":
+        return dense_pilot_grid(system.n_bs, system.n_pilot_symbols, system.n_subcarriers_dl)
     rg = pilot_resource_grid(system)
     mask = comb_pilot_mask(system)
     X = np.zeros(mask.shape, np.complex64)
@@ -55,19 +66,28 @@ def pilot_symbols_grid(system: SystemCfg) -> np.ndarray:
     return X
 
 
-def receive_pilots(H_dl: np.ndarray, system: SystemCfg, noise_var: float,
-                   rng: np.random.Generator) -> np.ndarray:
-    """UE-side received pilot grid.
+def receive_grid(H: np.ndarray, grid: np.ndarray, noise_var: float,
+                 rng: np.random.Generator) -> np.ndarray:
+    """UE-side received grid for an arbitrary pilot grid.
 
-    Input: ``H_dl`` [b, n_bs, n_ue, n_sc_dl] complex64.
-    Output: ``y`` [b, 1, n_ue, n_pilot_symbols, n_sc_dl] complex64,
-    ``y = sum_p H[p] X[p] + n`` with ``n ~ CN(0, noise_var)``.
+    Input: ``H`` [b, n_bs, n_ue, n_sc] complex64, ``grid`` [n_bs, n_sym, n_sc].
+    Output: [b, 1, n_ue, n_sym, n_sc] complex64 (the ``Observation.y_pilots``
+    layout), ``y = sum_p H[p] X[p] + n`` with ``n ~ CN(0, noise_var)``.
     """
-    X = pilot_symbols_grid(system)
-    y = np.einsum("bpuk,psk->busk", H_dl, X)
+    y = np.einsum("bpuk,psk->busk", H, grid)
     noise = rng.standard_normal(y.shape + (2,), dtype=np.float32)
     y = y + np.sqrt(noise_var / 2) * (noise[..., 0] + 1j * noise[..., 1])
     return y[:, None].astype(np.complex64)
+
+
+def receive_pilots(H_dl: np.ndarray, system: SystemCfg, noise_var: float,
+                   rng: np.random.Generator) -> np.ndarray:
+    """UE-side received pilot grid of ``system`` (:func:`receive_grid`).
+
+    Input: ``H_dl`` [b, n_bs, n_ue, n_sc_dl] complex64.
+    Output: ``y`` [b, 1, n_ue, n_pilot_symbols, n_sc_dl] complex64.
+    """
+    return receive_grid(H_dl, pilot_symbols_grid(system), noise_var, rng)
 
 
 def h_from_sionna(h_hat: tf.Tensor) -> np.ndarray:

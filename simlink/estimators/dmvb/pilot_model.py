@@ -13,10 +13,11 @@ Two grids exist:
 - the system's CSI-RS comb (:func:`simlink.link.pilots.pilot_symbols_grid`):
   port ``p`` on OFDM symbol ``p // comb`` and subcarriers ``k = p mod comb``, so
   each subcarrier observes ``Nt / comb`` ports directly;
-- a dense flat-model grid (:func:`dense_pilot_grid`): ``Np`` OFDM symbols
-  carry the same random QPSK pilot matrix ``X`` [Nt, Np] on every subcarrier,
-  so that a pilot-density sweep ``alpha = Np / Nt`` is expressible. An
-  observation made with it carries the grid in ``obs.extras["pilot_grid"]``.
+- the dense flat-model grid (``system.pilots.mode: dense``,
+  :func:`simlink.link.pilots.dense_pilot_grid`): ``Np`` OFDM symbols carry the
+  same random QPSK pilot matrix ``X`` [Nt, Np] on every subcarrier, so a
+  pilot-density sweep ``alpha = Np / Nt`` is a system setting. Tests may also
+  pass any grid in ``obs.extras["pilot_grid"]``.
 
 With ``X_k = U S V^H`` (thin SVD, once per estimate call) every operator the
 estimators need is diagonal in the singular basis.
@@ -29,7 +30,8 @@ import numpy as np
 import tensorflow as tf
 
 from simlink.estimators.base import Observation
-from simlink.link.pilots import pilot_symbols_grid
+from simlink.link.pilots import dense_pilot_grid, pilot_symbols_grid  # noqa: F401  (re-export)
+from simlink.link.pilots import receive_grid as receive  # noqa: F401  (re-export)
 
 #: ``Observation.extras`` key of a pilot grid that replaces the system's comb
 PILOT_GRID_KEY = "pilot_grid"
@@ -39,30 +41,6 @@ def pilot_grid(obs: Observation) -> np.ndarray:
     """Transmitted pilot grid [n_bs, n_sym, n_sc_dl] complex64 behind ``obs.y_pilots``."""
     grid = obs.extras.get(PILOT_GRID_KEY)
     return pilot_symbols_grid(obs.system) if grid is None else np.asarray(grid, np.complex64)
-
-
-def dense_pilot_grid(n_bs: int, n_pilots: int, n_sc: int, seed: int = 1234) -> np.ndarray:
-    """Flat-model grid [n_bs, n_pilots, n_sc] complex64: one unit-power QPSK
-    matrix ``X`` [n_bs, n_pilots] drawn from ``seed`` (the pilots are part of the
-    system definition, not of the Monte Carlo draw), repeated on every subcarrier."""
-    bits = np.random.default_rng(seed).integers(0, 2, size=(n_bs, n_pilots, 2))
-    X = ((1 - 2 * bits[..., 0]) + 1j * (1 - 2 * bits[..., 1])) / np.sqrt(2)
-    return np.repeat(X[:, :, None], n_sc, axis=2).astype(np.complex64)
-
-
-def receive(H: np.ndarray, grid: np.ndarray, noise_var: float,
-            rng: np.random.Generator) -> np.ndarray:
-    """UE-side received grid for an arbitrary pilot grid.
-
-    Input: ``H`` [b, n_bs, n_ue, n_sc] complex64, ``grid`` [n_bs, n_sym, n_sc].
-    Output: [b, 1, n_ue, n_sym, n_sc] complex64 (the ``Observation.y_pilots``
-    layout), noise ``CN(0, noise_var)``. With the system's comb grid it draws
-    exactly what :func:`simlink.link.pilots.receive_pilots` draws.
-    """
-    y = np.einsum("bpuk,psk->busk", H, grid)
-    noise = rng.standard_normal(y.shape + (2,), dtype=np.float32)
-    y = y + np.sqrt(noise_var / 2) * (noise[..., 0] + 1j * noise[..., 1])
-    return y[:, None].astype(np.complex64)
 
 
 def csi_to_images(H: np.ndarray) -> np.ndarray:
