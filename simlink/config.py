@@ -305,7 +305,7 @@ class LassoEst(EstBase):
 
 
 #: estimators built on per-port orthogonal (comb) pilots and Sionna's LS estimator
-COMB_PILOT_KINDS = frozenset({"ls", "lmmse", "codebook"})
+COMB_PILOT_KINDS = frozenset({"ls", "codebook"})
 
 EstCfg = Annotated[Union[PerfectEst, NoEstimationEst, LsEst, LmmseEst, CodebookEst,
                          DmvbEst, StandardDmEst, GenieDmEst, RlsEst, LassoEst],
@@ -365,6 +365,8 @@ class SmokeCfg(Model):
     n_train: NonNegInt = 256
     train_steps: PosInt = 20
     link_batches: PosInt = 1      # max_batches of every link configuration
+    #: other estimator keys to shrink, applied to every estimator that has them
+    estimator_overrides: dict[str, int | float | str] = Field(default_factory=dict)
 
 
 class MetricsCfg(Model):
@@ -415,7 +417,8 @@ class Scenario(Model):
         """Cross-checks between an estimator's keys and the system it runs on."""
         bs, n_sc = self.system.bs_array, self.system.n_subcarriers_dl
         for i, est in enumerate(self.estimators):
-            if est.kind in COMB_PILOT_KINDS and self.system.pilots.mode != "comb":
+            needs_comb = est.kind in COMB_PILOT_KINDS or (est.kind == "lmmse" and est.domain == "frequency")
+            if needs_comb and self.system.pilots.mode != "comb":
                 raise ValueError(f"estimators[{i}].kind: {est.kind} needs system.pilots.mode: comb "
                                  f"(orthogonal per-port pilots), not {self.system.pilots.mode}")
             if est.kind == "codebook":

@@ -30,12 +30,12 @@ def derive_seed(*parts: Any) -> int:
 
 def effective_scenario(scenario: Scenario, *, smoke: bool = False, seed: int | None = None) -> Scenario:
     """The scenario a run actually executes: shrunk to its smoke sizes
-    (``smoke.train_steps`` replacing the ``train_steps`` of every estimator
-    that has one; every link capped to ``smoke.link_batches`` batches of at
+    (``smoke.train_steps`` and ``smoke.estimator_overrides`` replacing those
+    keys of every estimator that has them; every link capped to ``smoke.link_batches`` batches of at
     most ``smoke.n_test`` slots) and with ``seed`` overriding ``scenario.seed``."""
     if smoke:
-        estimators = [e.model_copy(update={"train_steps": scenario.smoke.train_steps})
-                      if "train_steps" in type(e).model_fields else e
+        shrink = {"train_steps": scenario.smoke.train_steps, **scenario.smoke.estimator_overrides}
+        estimators = [e.model_copy(update={k: v for k, v in shrink.items() if k in type(e).model_fields})
                       for e in scenario.estimators]
         links = [link.model_copy(update={"max_batches": min(link.max_batches, scenario.smoke.link_batches),
                                          "batch_size": min(link.batch_size, scenario.smoke.n_test)})

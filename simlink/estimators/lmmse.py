@@ -4,8 +4,9 @@
 the frequency covariance of the training split (Sionna's ``LMMSEInterpolator``
 computes the same estimate: :func:`sionna_lmmse_reference`).
 ``domain="full"``: joint LMMSE over all (BS port, subcarrier) entries with the
-full sample covariance of ``vec(H)`` per UE antenna: the strongest classical
-reference (it also exploits the spatial correlation).
+full sample covariance of ``vec(H)`` per UE antenna, for comb or dense
+pilots: the strongest classical reference (it also exploits the spatial
+correlation).
 ``covariance="global"`` pools the training data of every environment.
 """
 from __future__ import annotations
@@ -18,7 +19,7 @@ from sionna.phy.ofdm import LMMSEInterpolator, LSChannelEstimator
 
 from simlink.config import SystemCfg
 from simlink.estimators.base import Dataset, Estimator, Observation, register
-from simlink.link.pilots import h_from_sionna, ls_at_pilots, pilot_resource_grid
+from simlink.link.pilots import h_from_sionna, ls_at_pilots, pilot_resource_grid, pilot_symbols_grid
 
 
 def lmmse_matrix(R: np.ndarray, idx: np.ndarray, noise_var: float) -> np.ndarray:
@@ -30,6 +31,18 @@ def lmmse_matrix(R: np.ndarray, idx: np.ndarray, noise_var: float) -> np.ndarray
     R_hp = R[:, idx]
     R_pp = R[np.ix_(idx, idx)] + noise_var * np.eye(len(idx))
     return np.linalg.solve(R_pp.T, R_hp.T).T
+
+
+def pilot_operator(system: SystemCfg) -> np.ndarray:
+    """Linear map ``A`` [n_sym * n_sc, n_bs * n_sc] from ``vec(H[:, u, :])`` (one UE
+    antenna, C order over [n_bs, n_sc]) to its received pilot grid (C order
+    over [n_pilot_symbols, n_sc]): ``A[(s, k), (p, k)] = X[p, s, k]``."""
+    G = pilot_symbols_grid(system)                                   # [n_bs, n_sym, n_sc]
+    n_bs, n_sym, n_sc = G.shape
+    A = np.zeros((n_sym, n_sc, n_bs, n_sc), np.complex64)
+    k = np.arange(n_sc)
+    A[:, k, :, k] = G.transpose(2, 1, 0)                             # [n_sc, n_sym, n_bs]
+    return A.reshape(n_sym * n_sc, n_bs * n_sc)
 
 
 def lmmse_nmse(R: np.ndarray, idx: np.ndarray, noise_var: float) -> float:
@@ -121,11 +134,16 @@ class LMMSE(Estimator):
         return np.einsum("pkm,bupm->bpuk", self._cache[key], h_p).astype(np.complex64)
 
     def _estimate_full(self, obs: Observation) -> np.ndarray:
+        """``h = R A^H (A R A^H + s2 I)^-1 y`` per UE antenna, ``A`` the pilot
+        operator of :func:`pilot_operator` (comb or dense pilots alike)."""
         system = obs.system
-        h_p, idx = ls_at_pilots(obs.y_pilots, system)        # [b, n_ue, m]
+        b = obs.y_pilots.shape[0]
+        y = obs.y_pilots[:, 0].reshape(b, system.n_ue, -1)        # [b, n_ue, n_sym * n_sc]
         key = float(obs.noise_var)
         if key not in self._cache:
-            self._cache[key] = lmmse_matrix(self.R_.astype(np.complex128), idx, key).astype(np.complex64)
-        h = h_p @ self._cache[key].T                          # [b, n_ue, n_bs*n_sc]
-        b = h.shape[0]
+            A = pilot_operator(system).astype(np.complex128)
+            RA = self.R_.astype(np.complex128) @ A.conj().T
+            C = A @ RA + key * np.eye(len(A))
+            self._cache[key] = np.linalg.solve(C.T, RA.T).T.astype(np.complex64)
+        h = y @ self._cache[key].T                               # [b, n_ue, n_bs*n_sc]
         return h.reshape(b, system.n_ue, system.n_bs, -1).transpose(0, 2, 1, 3).astype(np.complex64)
