@@ -365,6 +365,7 @@ class SmokeCfg(Model):
     n_train: NonNegInt = 256
     train_steps: PosInt = 20
     link_batches: PosInt = 1      # max_batches of every link configuration
+    snr_db: list[float] | None = Field(default=None, min_length=1)   # None: the sweep's
     #: other estimator keys to shrink, applied to every estimator that has them
     estimator_overrides: dict[str, int | float | str] = Field(default_factory=dict)
 
@@ -435,7 +436,8 @@ class Scenario(Model):
         """The same scenario shrunk to its ``smoke`` sizes."""
         sweep = self.sweep.model_copy(update={
             "n_test": self.smoke.n_test, "n_train": self.smoke.n_train,
-            "chunk": min(self.sweep.chunk, self.smoke.n_test)})
+            "chunk": min(self.sweep.chunk, self.smoke.n_test),
+            "snr_db": self.smoke.snr_db or self.sweep.snr_db})
         envs = [e if e.n_train is None else e.model_copy(update={"n_train": min(e.n_train, self.smoke.n_train)})
                 for e in self.environments]
         return self.model_copy(update={"sweep": sweep, "environments": envs})

@@ -164,6 +164,10 @@ def compute_cell(task: CellTask, estimator, H_ul: np.ndarray, H_dl: np.ndarray,
     out.update(metrics.rate_sums(H_hat, H_dl, system, task.snr_db, rho,
                                  bs_oversampling=scenario.metrics.bs_oversampling,
                                  ue_oversampling=scenario.metrics.ue_oversampling))
+    phi = getattr(estimator, "phi_", None)   # mixture-of-experts posterior [b, K] (DM-VB)
+    if phi is not None:
+        # experts follow the scenario's environment order (the pooled Dataset's env_id)
+        out["expert_hits"] = float(np.sum(np.argmax(phi, axis=-1) == task.env_index))
     feedback_bits = float(estimator.feedback_bits(system))
     out.update(latency_s_sum=latency, feedback_bits=feedback_bits,
                params=float(estimator.n_params()), pilot_overhead=rho)

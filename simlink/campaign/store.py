@@ -35,6 +35,8 @@ RESULTS_PARQUET, RESULTS_CSV = "results.parquet", "results.csv"
 SUM_KEYS = ("n", *metrics.NMSE_SUM_KEYS, "rate_sum", "rate_sq_sum", "latency_s_sum")
 #: link-level counts of the coded chain (scenario ``link:``); NaN without it
 COUNT_KEYS = LINK_COUNT_KEYS
+#: per-cell counts that only some estimators produce (NaN for the others)
+OPTIONAL_SUM_KEYS = ("expert_hits",)
 #: per-estimator constants, equal in every chunk
 CONST_KEYS = ("feedback_bits", "params", "pilot_overhead")
 #: wall-clock columns: the only ones that differ between identical runs
@@ -44,8 +46,8 @@ COLUMNS = ["environment", "estimator", "snr_db", "link", "seed", "n_samples",
            "nmse_db", "nmse_db_ci_low", "nmse_db_ci_high", "est_snr_db", "nmse_sample_db",
            "rate_bps_hz", "rate_ci95", "ber", "ber_ci_low", "ber_ci_high",
            "bler", "bler_ci_low", "bler_ci_high", "goodput_bps_hz", "feedback_bits", "latency_ms",
-           "params", "pilot_overhead", "n_cells",
-           *[k for k in SUM_KEYS if k != "n"], *COUNT_KEYS]
+           "expert_accuracy", "params", "pilot_overhead", "n_cells",
+           *[k for k in SUM_KEYS if k != "n"], *COUNT_KEYS, *OPTIONAL_SUM_KEYS]
 
 
 def atomic_write(path: Path, write: Callable[[IO], Any], *, binary: bool = False) -> None:
@@ -148,12 +150,12 @@ def aggregate(scenario: Scenario, results: Iterable[tuple[CellTask, dict[str, fl
         key = (env_pos[task.environment], est_pos[task.estimator], snr_pos[task.snr_db])
         a = acc.setdefault(key, {"environment": task.environment, "estimator": task.estimator,
                                  "snr_db": task.snr_db, "n_cells": 0,
-                                 **{k: 0.0 for k in (*SUM_KEYS, *count_keys)},
+                                 **{k: 0.0 for k in (*SUM_KEYS, *count_keys, *OPTIONAL_SUM_KEYS)},
                                  **{k: res[k] for k in CONST_KEYS}})
         a["n_cells"] += 1
         for k in SUM_KEYS:
             a[k] += res[k]
-        for k in count_keys:   # NaN when the link-level chain did not run
+        for k in (*count_keys, *OPTIONAL_SUM_KEYS):   # NaN when not produced
             a[k] += res.get(k, math.nan)
     rows = []
     for key in sorted(acc):
@@ -168,6 +170,7 @@ def aggregate(scenario: Scenario, results: Iterable[tuple[CellTask, dict[str, fl
                          "goodput_bps_hz": metrics.goodput_bps_hz(
                              c["info_bits_ok"], c["re_total"], a["pilot_overhead"], a["feedback_bits"],
                              feedback_re),
+                         "expert_accuracy": a["expert_hits"] / a["n"],
                          "latency_ms": 1e3 * a["latency_s_sum"] / a["n"]})
     return pd.DataFrame(rows, columns=COLUMNS)
 
