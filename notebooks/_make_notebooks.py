@@ -8,7 +8,7 @@ import nbformat as nbf
 
 HERE = Path(__file__).parent
 
-LOCATE = '''import os
+SETUP = '''import os
 import tempfile
 from pathlib import Path
 
@@ -19,31 +19,36 @@ import pandas as pd
 import simlink
 
 ROOT = Path.cwd().parent if Path.cwd().name == "notebooks" else Path.cwd()
-SCENARIO = ROOT / "scenarios" / "{scenario}.yaml"
-# A finished campaign folder; without one (or with SIMLINK_NOTEBOOK_SMOKE=1, as `make test`
-# sets), a --smoke run is made so the notebook always executes.
-RESULTS = Path(os.environ.get("SIMLINK_RESULTS", ROOT / "runs" / "{scenario}"))
-if os.environ.get("SIMLINK_NOTEBOOK_SMOKE") or not (RESULTS / "results.parquet").exists():
-    RESULTS = Path(tempfile.mkdtemp(prefix="{scenario}-smoke-"))
-    simlink.run(simlink.load_scenario(SCENARIO), out=RESULTS, smoke=True, quiet=True)
-df = pd.read_parquet(RESULTS / "results.parquet")
-print(RESULTS, len(df), "rows")'''
+
+
+def load_results(name: str, folder: str) -> pd.DataFrame:
+    """Results of scenarios/<name>.yaml from ROOT/<folder>/<name> (or $SIMLINK_RESULTS);
+    without them, or with SIMLINK_NOTEBOOK_SMOKE=1 (as `make test` sets), a --smoke
+    run is made so the notebook always executes."""
+    out = Path(os.environ.get("SIMLINK_RESULTS", ROOT / folder / name))
+    if os.environ.get("SIMLINK_NOTEBOOK_SMOKE") or not (out / "results.parquet").exists():
+        out = Path(tempfile.mkdtemp(prefix=f"{name}-smoke-"))
+        simlink.run(simlink.load_scenario(ROOT / "scenarios" / f"{name}.yaml"), out=out,
+                    smoke=True, quiet=True)
+    df = pd.read_parquet(out / "results.parquet")
+    print(out, len(df), "rows")
+    return df'''
 
 
 def curves(metric: str, ylabel: str, low: str | None = None, high: str | None = None,
-           half: str | None = None) -> str:
+           half: str | None = None, frame: str = "df") -> str:
     """A cell plotting ``metric`` vs SNR per environment, one line per estimator, with 95% CIs."""
     if half:
         err = f"sub['{half}'].to_numpy()"
     else:
         err = f"np.abs(np.stack([sub['{metric}'] - sub['{low}'], sub['{high}'] - sub['{metric}']]))"
-    return f'''envs = sorted(df.environment.unique())
+    return f'''envs = sorted({frame}.environment.unique())
 fig, axes = plt.subplots(1, len(envs), figsize=(5.5 * len(envs), 4), squeeze=False)
 for ax, env in zip(axes[0], envs):
-    for est, sub in df[df.environment == env].sort_values("snr_db").groupby("estimator"):
+    for est, sub in {frame}[{frame}.environment == env].sort_values("snr_db").groupby("estimator"):
         if sub["{metric}"].notna().any():
             ax.errorbar(sub.snr_db, sub["{metric}"], yerr={err}, marker="o", capsize=3, label=est)
-    n = int(df[df.environment == env].n_samples.max())
+    n = int({frame}[{frame}.environment == env].n_samples.max())
     ax.set(title=f"{{env}} ({{n}} samples per point, 95% CI)", xlabel="SNR [dB]", ylabel="{ylabel}")
     ax.grid(alpha=0.3)
     ax.legend()
@@ -62,7 +67,8 @@ write("01_quickstart.ipynb", [
     "md:# Quickstart results\n\nReads a `simlink run scenarios/quickstart.yaml` results folder "
     "(`runs/quickstart`, or `$SIMLINK_RESULTS`) and plots NMSE and effective rate per environment. "
     "Every point carries its 95% confidence interval.",
-    LOCATE.format(scenario="quickstart"),
+    SETUP,
+    'df = load_results("quickstart", "runs")',
     "md:## Summary table",
     "df.pivot_table(index=['environment', 'estimator'], columns='snr_db', values='nmse_db').round(1)",
     "md:## NMSE versus SNR\nLS tracks `1/SNR` (slope -10 dB/decade) until interpolation error dominates; "
@@ -100,8 +106,8 @@ write("02_link_level.ipynb", [
     "md:# Link-level results: BLER and goodput\n\nReads a `simlink run scenarios/link_cdl.yaml` "
     "folder (`results/link_cdl`, or `$SIMLINK_RESULTS`): LDPC-coded QAM precoded with each "
     "method's CSI through the true CDL channel, detected with the UE's own DMRS estimate.",
-    LOCATE.format(scenario="link_cdl").replace(
-        'ROOT / "runs" / "link_cdl"))', 'ROOT / "results" / "link_cdl"))'),
+    SETUP,
+    'df = load_results("link_cdl", "results")',
     "md:## Block error rate\nBLER from block-error counts; points with zero errors are not drawn on the "
     "log axis. The 95% Wilson intervals are in the table (`bler_ci_low`, `bler_ci_high`).",
     link_curves("bler", "BLER", log=True),
@@ -112,4 +118,25 @@ write("02_link_level.ipynb", [
     '''cols = ["environment", "link", "estimator", "snr_db", "bler", "bler_ci_low", "bler_ci_high",
         "goodput_bps_hz", "blocks", "n_samples"]
 df[cols].round(4)''',
+])
+
+
+write("03_dmvb.ipynb", [
+    "md:# DM-VB: mixture-of-experts diffusion estimation\n\nReads the runs of "
+    "`scenarios/dmvb_cdl.yaml` (balanced training: 10,000 samples per CDL profile) and "
+    "`scenarios/dmvb_cdl_scarce.yaml` (CDL-D with 1,000), 64x16 ULAs, 40 GHz, flat pilot model "
+    "with pilot density 1/2, and draws the shapes of the paper's Figs. 4-5.",
+    SETUP,
+    'balanced = load_results("dmvb_cdl", "results")\nscarce = load_results("dmvb_cdl_scarce", "results")',
+    "md:## NMSE versus SNR per CDL profile (balanced training)",
+    curves("nmse_db", "NMSE [dB]", low="nmse_db_ci_low", high="nmse_db_ci_high", frame="balanced"),
+    "md:## Data-scarce profile: DM-VB against one standard DM\nGain of DM-VB over `standard_dm` "
+    "on each profile when CDL-D has only 1,000 training samples (the paper reports about 5 dB on CDL-D).",
+    '''gain = (scarce[scarce.estimator == "standard_dm"].set_index(["environment", "snr_db"]).nmse_db
+        - scarce[scarce.estimator == "dmvb"].set_index(["environment", "snr_db"]).nmse_db)
+gain.unstack("snr_db").round(1)''',
+    "md:## How often the right expert wins\n`expert_accuracy`: share of test samples whose "
+    "largest posterior weight `phi` is the true profile's expert.",
+    '''pd.concat({"balanced": balanced, "scarce": scarce}).query("estimator == 'dmvb'")\\
+    .pivot_table(index="environment", columns="snr_db", values="expert_accuracy").round(2)''',
 ])
