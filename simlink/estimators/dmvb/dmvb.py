@@ -62,6 +62,7 @@ def expert_posterior(weights: dict[str, tf.Tensor], abar: tf.Tensor, h: tf.Tenso
 
 @register
 class Dmvb(DiffusionEstimator):
+    """DM-VB: one diffusion expert per environment, mixture prior weighted by a VB posterior phi."""
     kind = "dmvb"
 
     def __init__(self, *, width: int = DEFAULT_WIDTH, emb_dim: int = 32, n_steps: int = 100,

@@ -10,6 +10,7 @@ from simlink.estimators.dmvb.core import DEFAULT_WIDTH, DiffusionEstimator
 
 @register
 class GenieDm(DiffusionEstimator):
+    """DM-VB's sampler with the true environment's expert (upper reference)."""
     kind = "genie_dm"
     requires = frozenset({"dl_pilots", "env_id"})
 

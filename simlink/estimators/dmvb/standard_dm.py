@@ -11,6 +11,7 @@ from simlink.estimators.dmvb.core import DEFAULT_WIDTH, DiffusionEstimator
 
 @register
 class StandardDm(DiffusionEstimator):
+    """One diffusion prior trained on the pooled data (about K x an expert's parameters)."""
     kind = "standard_dm"
 
     def __init__(self, *, width: int | None = None, emb_dim: int = 32, n_steps: int = 100,
