@@ -98,15 +98,15 @@ def observe(task: CellTask, requires: frozenset[str], H_ul: np.ndarray, H_dl: np
     estimator sees the same noise whatever else it requires.
     """
     from simlink.estimators import Observation
-    from simlink.link.pilots import receive_pilots
+    from simlink.link.pilots import complex_awgn, receive_pilots
 
     system = scenario.system
     noise_var = 10.0 ** (-task.snr_db / 10.0)
     base = derive_seed("noise", scenario.seed, task.environment, task.snr_db, task.chunk)
     fields: dict[str, Any] = {}
     if "ul_csi" in requires:
-        z = np.random.default_rng([base, 0]).standard_normal(H_ul.shape + (2,), dtype=np.float32)
-        fields["ul_csi"] = (H_ul + np.sqrt(noise_var / 2) * (z[..., 0] + 1j * z[..., 1])).astype(np.complex64)
+        noise = complex_awgn(H_ul.shape, noise_var, np.random.default_rng([base, 0]))
+        fields["ul_csi"] = (H_ul + noise).astype(np.complex64)
     if "dl_pilots" in requires:
         fields["y_pilots"] = receive_pilots(H_dl, system, noise_var, np.random.default_rng([base, 1]))
     if "env_id" in requires:

@@ -37,10 +37,6 @@ def ls_estimate(y_pilots: np.ndarray, system: SystemCfg, noise_var: float,
     return h_from_sionna(run(tf.constant(y_pilots), tf.constant(noise_var, tf.float32)))
 
 
-def ls_traced_functions(system: SystemCfg, interpolation: str) -> list:
-    return [_compiled_ls(system, interpolation)]
-
-
 @register
 class LS(Estimator):
     """Least squares on DL pilots with nearest or linear interpolation."""
@@ -55,4 +51,4 @@ class LS(Estimator):
         return ls_estimate(obs.y_pilots, obs.system, obs.noise_var, self.interpolation)
 
     def traced_functions(self) -> list:
-        return ls_traced_functions(self.system_, self.interpolation)
+        return [_compiled_ls(self.system_, self.interpolation)]

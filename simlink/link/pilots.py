@@ -26,17 +26,28 @@ def comb_pilot_mask(system: SystemCfg) -> np.ndarray:
     return mask
 
 
+#: pilots are part of the system definition, not of the Monte Carlo draw
+PILOT_SEED = 1234
+
+
+def qpsk(shape: tuple[int, ...], seed: int = PILOT_SEED) -> np.ndarray:
+    """Unit-power QPSK symbols of ``shape`` (complex64) from a fixed generator."""
+    bits = np.random.default_rng(seed).integers(0, 2, size=(*shape, 2))
+    return (((1 - 2 * bits[..., 0]) + 1j * (1 - 2 * bits[..., 1])) / np.sqrt(2)).astype(np.complex64)
+
+
+def complex_awgn(shape: tuple[int, ...], noise_var: float, rng: np.random.Generator) -> np.ndarray:
+    """``CN(0, noise_var)`` samples of ``shape`` (complex64)."""
+    z = rng.standard_normal(tuple(shape) + (2,), dtype=np.float32)
+    return (np.sqrt(noise_var / 2) * (z[..., 0] + 1j * z[..., 1])).astype(np.complex64)
+
+
 @lru_cache(maxsize=16)
 def pilot_resource_grid(system: SystemCfg) -> ResourceGrid:
     """Sionna resource grid carrying the DL pilots of ``system`` (cached)."""
     mask = comb_pilot_mask(system)
     n_pilots = system.n_subcarriers_dl // system.pilots.comb
-    # Unit-power QPSK from a fixed generator: the pilots are part of the
-    # system definition, not of the Monte Carlo draw.
-    rng = np.random.default_rng(1234)
-    bits = rng.integers(0, 2, size=(1, system.n_bs, n_pilots, 2))
-    pilots = ((1 - 2 * bits[..., 0]) + 1j * (1 - 2 * bits[..., 1])) / np.sqrt(2)
-    pattern = PilotPattern(mask[None], tf.constant(pilots, tf.complex64))
+    pattern = PilotPattern(mask[None], tf.constant(qpsk((1, system.n_bs, n_pilots))))
     return ResourceGrid(num_ofdm_symbols=system.n_pilot_symbols,
                         fft_size=system.n_subcarriers_dl,
                         subcarrier_spacing=system.subcarrier_spacing_hz,
@@ -44,13 +55,10 @@ def pilot_resource_grid(system: SystemCfg) -> ResourceGrid:
                         pilot_pattern=pattern)
 
 
-def dense_pilot_grid(n_bs: int, n_pilots: int, n_sc: int, seed: int = 1234) -> np.ndarray:
+def dense_pilot_grid(n_bs: int, n_pilots: int, n_sc: int, seed: int = PILOT_SEED) -> np.ndarray:
     """Flat-model grid [n_bs, n_pilots, n_sc] complex64: one unit-power QPSK
-    matrix ``X`` [n_bs, n_pilots] drawn from ``seed`` (the pilots are part of the
-    system definition, not of the Monte Carlo draw), repeated on every subcarrier."""
-    bits = np.random.default_rng(seed).integers(0, 2, size=(n_bs, n_pilots, 2))
-    X = ((1 - 2 * bits[..., 0]) + 1j * (1 - 2 * bits[..., 1])) / np.sqrt(2)
-    return np.repeat(X[:, :, None], n_sc, axis=2).astype(np.complex64)
+    matrix ``X`` [n_bs, n_pilots] (:func:`qpsk`), repeated on every subcarrier."""
+    return np.repeat(qpsk((n_bs, n_pilots), seed)[:, :, None], n_sc, axis=2)
 
 
 def pilot_symbols_grid(system: SystemCfg) -> np.ndarray:
@@ -75,9 +83,7 @@ def receive_grid(H: np.ndarray, grid: np.ndarray, noise_var: float,
     layout), ``y = sum_p H[p] X[p] + n`` with ``n ~ CN(0, noise_var)``.
     """
     y = np.einsum("bpuk,psk->busk", H, grid)
-    noise = rng.standard_normal(y.shape + (2,), dtype=np.float32)
-    y = y + np.sqrt(noise_var / 2) * (noise[..., 0] + 1j * noise[..., 1])
-    return y[:, None].astype(np.complex64)
+    return (y + complex_awgn(y.shape, noise_var, rng))[:, None].astype(np.complex64)
 
 
 def receive_pilots(H_dl: np.ndarray, system: SystemCfg, noise_var: float,
