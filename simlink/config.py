@@ -13,13 +13,15 @@ from pathlib import Path
 from typing import Annotated, Any, Literal, Union
 
 import yaml
-from pydantic import (BaseModel, ConfigDict, Field, ValidationError,
+from pydantic import (AfterValidator, BaseModel, ConfigDict, Field, ValidationError,
                       field_validator, model_validator)
 
 PosInt = Annotated[int, Field(gt=0)]
 NonNegInt = Annotated[int, Field(ge=0)]
 PosFloat = Annotated[float, Field(gt=0)]
 NonNegFloat = Annotated[float, Field(ge=0)]
+#: a pilot density ``alpha = Np / Nt`` of a sweep: in (0, 1]
+Density = Annotated[float, Field(gt=0, le=1)]
 
 
 class Model(BaseModel):
@@ -353,11 +355,24 @@ class LinkCfg(Model):
 
 
 # ---------------------------------------------------------------- sweep / scenario
+def _distinct(values: list[float]) -> list[float]:
+    if len(set(values)) != len(values):
+        raise ValueError(f"duplicate values in {values}")
+    return values
+
+
+#: pilot densities of a sweep: distinct, each in (0, 1]
+DensityList = Annotated[list[Density], AfterValidator(_distinct)]
+
+
 class SweepCfg(Model):
     snr_db: list[float] = Field(min_length=1)
     n_test: PosInt = 2000
     n_train: NonNegInt = 10000
     chunk: PosInt = 500   # Monte Carlo samples per cell
+    #: pilot densities ``alpha = Np / Nt`` to sweep (``system.pilots.mode: dense``
+    #: only); each replaces ``system.pilots.density`` in its cells. None: no sweep.
+    pilot_density: DensityList | None = Field(default=None, min_length=1)
 
 
 class SmokeCfg(Model):
@@ -366,6 +381,7 @@ class SmokeCfg(Model):
     train_steps: PosInt = 20
     link_batches: PosInt = 1      # max_batches of every link configuration
     snr_db: list[float] | None = Field(default=None, min_length=1)   # None: the sweep's
+    pilot_density: DensityList | None = Field(default=None, min_length=1)   # None: the sweep's
     #: other estimator keys to shrink, applied to every estimator that has them
     estimator_overrides: dict[str, int | float | str] = Field(default_factory=dict)
 
@@ -405,6 +421,26 @@ class Scenario(Model):
         return self
 
     @model_validator(mode="after")
+    def _pilot_density_sweep(self) -> "Scenario":
+        """``sweep.pilot_density`` needs dense pilots, and every density must fit the grid."""
+        for field, densities in (("sweep", self.sweep.pilot_density), ("smoke", self.smoke.pilot_density)):
+            if densities is None:
+                continue
+            if self.system.pilots.mode != "dense":
+                raise ValueError(f"{field}.pilot_density: a pilot-density sweep needs "
+                                 f"system.pilots.mode: dense, not {self.system.pilots.mode}")
+            for i, alpha in enumerate(densities):
+                try:
+                    with_density(self.system, alpha)
+                except ValidationError as exc:
+                    msg = exc.errors()[0]["msg"].removeprefix("Value error, ")
+                    raise ValueError(f"{field}.pilot_density[{i}]: density {alpha:g}: {msg}") from None
+        if self.smoke.pilot_density is not None and self.sweep.pilot_density is None:
+            raise ValueError("smoke.pilot_density: set sweep.pilot_density too (the smoke list "
+                             "replaces the sweep's)")
+        return self
+
+    @model_validator(mode="after")
     def _unique_names(self) -> "Scenario":
         for field in ("environments", "estimators"):
             names = [x.name for x in getattr(self, field)]
@@ -437,13 +473,29 @@ class Scenario(Model):
         sweep = self.sweep.model_copy(update={
             "n_test": self.smoke.n_test, "n_train": self.smoke.n_train,
             "chunk": min(self.sweep.chunk, self.smoke.n_test),
-            "snr_db": self.smoke.snr_db or self.sweep.snr_db})
+            "snr_db": self.smoke.snr_db or self.sweep.snr_db,
+            "pilot_density": self.smoke.pilot_density or self.sweep.pilot_density})
         envs = [e if e.n_train is None else e.model_copy(update={"n_train": min(e.n_train, self.smoke.n_train)})
                 for e in self.environments]
         return self.model_copy(update={"sweep": sweep, "environments": envs})
 
     def content_hash(self) -> str:
-        return stable_hash(self.model_dump(mode="json"))
+        data = self.model_dump(mode="json")
+        # Optional keys added later are hashed only when set, so the hash of
+        # a scenario without them (and its results folders) stays the same.
+        for section in ("sweep", "smoke"):
+            if data[section].get("pilot_density") is None:
+                data[section].pop("pilot_density", None)
+        return stable_hash(data)
+
+
+def with_density(system: SystemCfg, density: float | None) -> SystemCfg:
+    """``system`` with ``pilots.density`` replaced by ``density`` (validated
+    again: the pilots must still fit); ``system`` itself when ``density`` is None."""
+    if density is None:
+        return system
+    pilots = system.pilots.model_copy(update={"density": float(density)})
+    return SystemCfg.model_validate({**system.model_dump(), "pilots": pilots.model_dump()})
 
 
 def stable_hash(obj: Any, n: int = 16) -> str:

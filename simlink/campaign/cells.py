@@ -1,22 +1,24 @@
 """The campaign grid and the computation of one cell.
 
-A cell is environment x estimator x SNR x chunk of ``sweep.chunk`` test
-samples. Everything random in a cell is drawn from seeds derived from the
-scenario seed and the cell coordinates, so a cell gives the same numbers in
-any process, in any order, on any backend.
+A cell is environment x estimator x SNR (x pilot density, when the sweep
+has ``pilot_density``) x chunk of ``sweep.chunk`` test samples. Everything
+random in a cell is drawn from seeds derived from the scenario seed and the
+cell coordinates, so a cell gives the same numbers in any process, in any
+order, on any backend.
 """
 from __future__ import annotations
 
 import re
 import time
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
+from functools import lru_cache
 from typing import Any
 
 import numpy as np
 
 from simlink import metrics
 from simlink.campaign.errors import CampaignError
-from simlink.config import Scenario, stable_hash
+from simlink.config import Scenario, SystemCfg, stable_hash, with_density
 
 
 #: link-level counts a cell keeps from the coded chain (merged by summation)
@@ -55,7 +57,13 @@ def slug(name: str) -> str:
 
 @dataclass(frozen=True)
 class CellTask:
-    """Coordinates of one cell; test samples ``[start, stop)`` of ``environment``."""
+    """Coordinates of one cell; test samples ``[start, stop)`` of ``environment``.
+
+    ``pilot_density``: the cell's ``alpha = Np / Nt`` replacing
+    ``system.pilots.density`` (``sweep.pilot_density``), None without a
+    density sweep. A cell without one has the id, seeds and stored record it
+    had before the field existed.
+    """
     environment: str
     env_index: int
     estimator: str
@@ -63,27 +71,65 @@ class CellTask:
     chunk: int
     start: int
     stop: int
+    pilot_density: float | None = None
+
+    @property
+    def density_parts(self) -> list[float]:
+        """What the density adds to the cell's hash and seeds: nothing without one."""
+        return [] if self.pilot_density is None else [self.pilot_density]
 
     @property
     def cell_id(self) -> str:
         """File-name-safe id: readable prefix + a hash of the exact coordinates."""
         h = stable_hash([self.environment, self.estimator, self.snr_db, self.chunk,
-                         self.start, self.stop], 10)
+                         self.start, self.stop, *self.density_parts], 10)
+        alpha = "" if self.pilot_density is None else f"a{self.pilot_density:g}."
         return (f"{slug(self.environment)}.{slug(self.estimator)}."
-                f"{self.snr_db:g}dB.c{self.chunk}.{h}")
+                f"{self.snr_db:g}dB.{alpha}c{self.chunk}.{h}")
 
     @property
     def label(self) -> str:
-        return f"{self.environment}/{self.estimator} {self.snr_db:g}dB"
+        alpha = "" if self.pilot_density is None else f" alpha={self.pilot_density:g}"
+        return f"{self.environment}/{self.estimator} {self.snr_db:g}dB{alpha}"
+
+    def as_record(self) -> dict[str, Any]:
+        """The task as stored in its cell file (no ``pilot_density`` key without one)."""
+        rec = asdict(self)
+        if self.pilot_density is None:
+            del rec["pilot_density"]
+        return rec
+
+    def system(self, scenario: Scenario) -> SystemCfg:
+        """The system of this cell: the scenario's, with ``pilots.density``
+        replaced by the cell's density when it has one."""
+        return cell_system(scenario, self.pilot_density)
+
+
+def cell_system(scenario: Scenario, density: float | None) -> SystemCfg:
+    """``scenario.system`` with ``pilots.density`` replaced by ``density`` (None: unchanged)."""
+    return _cell_system(scenario.system, None if density is None else float(density))
+
+
+@lru_cache(maxsize=64)
+def _cell_system(system: SystemCfg, density: float | None) -> SystemCfg:
+    return with_density(system, density)
+
+
+def grid_densities(scenario: Scenario) -> list[float | None]:
+    """The pilot densities of the grid: ``sweep.pilot_density``, or ``[None]`` without a sweep."""
+    return [None] if scenario.sweep.pilot_density is None \
+        else [float(a) for a in scenario.sweep.pilot_density]
 
 
 def make_grid(scenario: Scenario) -> list[CellTask]:
     """Every cell of ``scenario``, chunk-major so that early cells already cover
-    every environment, estimator and SNR (and consecutive cells share data)."""
+    every environment, pilot density, estimator and SNR (and consecutive cells
+    share data)."""
     n, size = scenario.sweep.n_test, scenario.sweep.chunk
-    return [CellTask(env.name, k, est.name, float(snr), c, start, min(start + size, n))
+    return [CellTask(env.name, k, est.name, float(snr), c, start, min(start + size, n), alpha)
             for c, start in enumerate(range(0, n, size))
             for k, env in enumerate(scenario.environments)
+            for alpha in grid_densities(scenario)
             for snr in scenario.sweep.snr_db
             for est in scenario.estimators]
 
@@ -93,16 +139,19 @@ def observe(task: CellTask, requires: frozenset[str], H_ul: np.ndarray, H_dl: np
     """The :class:`~simlink.estimators.Observation` of a cell, with only the
     fields in ``requires`` filled.
 
-    The noise seed depends on (seed, environment, SNR, chunk) but not on the
-    estimator, and each observation kind has its own stream, so every
-    estimator sees the same noise whatever else it requires.
+    The noise seed depends on (seed, environment, SNR, chunk and the pilot
+    density when the cell has one) but not on the estimator, and each
+    observation kind has its own stream, so every estimator sees the same
+    noise whatever else it requires. ``obs.system`` is the cell's system
+    (:meth:`CellTask.system`).
     """
     from simlink.estimators import Observation
     from simlink.link.pilots import complex_awgn, receive_pilots
 
-    system = scenario.system
+    system = task.system(scenario)
     noise_var = 10.0 ** (-task.snr_db / 10.0)
-    base = derive_seed("noise", scenario.seed, task.environment, task.snr_db, task.chunk)
+    base = derive_seed("noise", scenario.seed, task.environment, task.snr_db, task.chunk,
+                       *task.density_parts)
     fields: dict[str, Any] = {}
     if "ul_csi" in requires:
         noise = complex_awgn(H_ul.shape, noise_var, np.random.default_rng([base, 0]))
@@ -144,9 +193,10 @@ def compute_cell(task: CellTask, estimator, H_ul: np.ndarray, H_dl: np.ndarray,
     the timing excludes one-time tracing and set-up). Returns the
     :func:`~simlink.metrics.nmse_sums` and :func:`~simlink.metrics.rate_sums`
     keys plus ``latency_s_sum`` (seconds of ``estimate`` for the batch),
-    ``feedback_bits``, ``params`` and ``pilot_overhead``.
+    ``feedback_bits``, ``params`` and ``pilot_overhead``. Everything uses the
+    cell's system (:meth:`CellTask.system`: its pilot density, when it has one).
     """
-    system = scenario.system
+    system = task.system(scenario)
     obs = observe(task, frozenset(estimator.requires), H_ul, H_dl, scenario)
     est_seed = derive_seed("estimate", scenario.seed, task.cell_id)
     if warm_up:
@@ -174,7 +224,8 @@ def compute_cell(task: CellTask, estimator, H_ul: np.ndarray, H_dl: np.ndarray,
     for i, link in enumerate(scenario.links):
         from simlink.link.chain import simulate_link
         # Seeded by the cell's coordinates but not the estimator: paired comparison.
-        seed = derive_seed("link", scenario.seed, task.environment, task.snr_db, task.chunk, i)
+        seed = derive_seed("link", scenario.seed, task.environment, task.snr_db, task.chunk, i,
+                           *task.density_parts)
         counts = simulate_link(H_dl, H_hat, link, system, task.snr_db, seed,
                                overhead=rho, feedback_bits=feedback_bits)
         out.update({link_key(k, i): float(counts[k]) for k in LINK_COUNT_KEYS})

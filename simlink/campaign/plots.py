@@ -1,5 +1,7 @@
 """Figures of a results table: per environment, NMSE, effective rate and (when
-the coded link ran) BLER and goodput versus SNR."""
+the coded link ran) BLER and goodput versus SNR; and, when the table holds
+more than one pilot density (``sweep.pilot_density``), NMSE versus pilot
+density."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -18,12 +20,58 @@ _FIGURES = (
 )
 #: figures of the coded link: one line per estimator and link configuration
 _LINK_FIGURES = ("bler", "goodput")
+#: file name of the NMSE-versus-pilot-density figure
+DENSITY_FIGURE = "nmse_vs_density.png"
+#: x label of pilot-density axes
+DENSITY_LABEL = r"pilot density $\alpha = N_p / N_t$ [pilot symbols per BS port]"
+
+
+def densities(df: pd.DataFrame) -> list[float]:
+    """The distinct finite pilot densities of a results table (none in tables
+    of comb pilots, or written before the column existed)."""
+    if "pilot_density" not in df:
+        return []
+    return sorted({float(a) for a in df["pilot_density"] if np.isfinite(a)})
+
+
+def _errorbar(ax, d: pd.DataFrame, x: str, col: str, ci, label: str, **style) -> None:
+    """One line of ``d`` (sorted by ``x``) with its 95% CI; a line with no finite
+    point (e.g. perfect CSI: NMSE -inf dB) is only named in the legend."""
+    d = d.sort_values(x)
+    ok = np.isfinite(d[col].to_numpy(float))
+    if not ok.any():
+        ax.plot([], [], " ", label=f"{label}: {d[col].iloc[0]} (not drawn)")
+        return
+    d = d[ok]
+    if isinstance(ci, tuple):
+        yerr = np.abs(np.vstack([d[col] - d[ci[0]], d[ci[1]] - d[col]]))
+    elif ci is None:   # goodput: a ratio of summed counts, n on the title
+        yerr = None
+    else:
+        yerr = d[ci].to_numpy(float)
+    ax.errorbar(d[x], d[col], yerr=None if yerr is None else np.nan_to_num(yerr),
+                marker=style.pop("marker", "o"), capsize=3, label=label, **style)
+
+
+def _panels(plt, n: int, width: float, height: float):
+    """A figure with ``n`` panels, at most 3 per row (the unused ones hidden).
+    Returns the figure, the ``n`` axes, and for each whether it is the lowest
+    of its column (x label) and in the first column (y label)."""
+    ncols = min(n, 3)
+    nrows = -(-n // ncols)
+    fig, axes = plt.subplots(nrows, ncols, figsize=(width * ncols, height * nrows), squeeze=False,
+                             sharey=True)
+    for ax in axes.flat[n:]:
+        ax.set_visible(False)
+    return fig, list(axes.flat[:n]), [k + ncols >= n for k in range(n)], [k % ncols == 0 for k in range(n)]
 
 
 def make_plots(df: pd.DataFrame, plot_dir: Path) -> list[Path]:
     """Write ``<prefix>_<environment>.png`` for every environment of ``df``:
-    one line per estimator with 95% CI error bars. Non-finite points (e.g.
-    the NMSE of perfect CSI, -inf dB) are left out; an estimator with no
+    one line per estimator with 95% CI error bars (one panel per pilot
+    density when the table holds several densities, plus
+    :data:`DENSITY_FIGURE`: :func:`plot_nmse_vs_density`). Non-finite points
+    (e.g. the NMSE of perfect CSI, -inf dB) are left out; a line with no
     finite point is named in the legend. Returns the files."""
     import matplotlib
     matplotlib.use("Agg")
@@ -31,43 +79,92 @@ def make_plots(df: pd.DataFrame, plot_dir: Path) -> list[Path]:
 
     plot_dir = Path(plot_dir)
     plot_dir.mkdir(parents=True, exist_ok=True)
+    if "pilot_density" not in df:   # a table written before the column existed
+        df = df.assign(pilot_density=np.nan)
+    alphas = densities(df)
+    per_density = len(alphas) > 1
+    colours = plt.rcParams["axes.prop_cycle"].by_key()["color"]
     written = []
     for env, d_env in df.groupby("environment", sort=False):
         n = int(d_env["n_samples"].max())
         for prefix, col, ylabel, ci in _FIGURES:
             if d_env[col].isna().all():   # link-level figures only when the chain ran
                 continue
-            fig, ax = plt.subplots(figsize=(6, 4.2))
             per_link = prefix in _LINK_FIGURES and d_env["link"].nunique() > 1
-            lines = d_env if per_link else d_env.drop_duplicates(["estimator", "snr_db"])
-            for (est, link), d in lines.groupby(["estimator", "link"], sort=False):
-                est = f"{est} {link}" if per_link else est
-                d = d.sort_values("snr_db")
-                ok = np.isfinite(d[col].to_numpy(float))
-                if not ok.any():   # e.g. perfect CSI: NMSE -inf dB; say so in the legend
-                    ax.plot([], [], " ", label=f"{est}: {d[col].iloc[0]} (not drawn)")
-                    continue
-                d = d[ok]
-                if isinstance(ci, tuple):
-                    yerr = np.abs(np.vstack([d[col] - d[ci[0]], d[ci[1]] - d[col]]))
-                elif ci is None:   # goodput: a ratio of summed counts, n on the title
-                    yerr = None
-                else:
-                    yerr = d[ci].to_numpy(float)
-                ax.errorbar(d["snr_db"], d[col], yerr=None if yerr is None else np.nan_to_num(yerr),
-                            marker="o",
-                            capsize=3, label=str(est))
-            ax.set_xlabel("SNR [dB]")
-            ax.set_ylabel(ylabel)
-            ax.set_title(f"{env}: {ylabel.split(' [')[0]} vs SNR (n = {n} samples per point, 95% CI)")
-            if col == "bler":
-                ax.set_yscale("log")
-            ax.grid(True, alpha=0.3)
-            if ax.get_legend_handles_labels()[0]:
-                ax.legend()
+            lines = d_env if per_link else d_env.drop_duplicates(["estimator", "pilot_density", "snr_db"])
+            what = ylabel.split(" [")[0]
+            if per_density:
+                fig, axes, lowest, leftmost = _panels(plt, len(alphas), 5.2, 4.0)
+                panels = [(ax, lines[lines["pilot_density"] == a], f"pilot density \u03b1 = {a:g}")
+                          for ax, a in zip(axes, alphas)]
+                fig.suptitle(f"{env}: {what} vs SNR per pilot density (n = {n} samples per point, 95% CI)")
+            else:
+                fig, ax = plt.subplots(figsize=(6, 4.2))
+                panels, lowest, leftmost = [(ax, lines, None)], [True], [True]
+                ax.set_title(f"{env}: {what} vs SNR (n = {n} samples per point, 95% CI)")
+            keys = list(dict.fromkeys(zip(lines["estimator"], lines["link"])))
+            for k, (ax, d_panel, title) in enumerate(panels):
+                for (est, link), d in d_panel.groupby(["estimator", "link"], sort=False):
+                    label = f"{est} {link}" if per_link else str(est)
+                    # the same colour for a line in every panel
+                    style = {"color": colours[keys.index((est, link)) % len(colours)]} if per_density else {}
+                    _errorbar(ax, d, "snr_db", col, ci, label, **style)
+                if title:
+                    ax.set_title(title)
+                if lowest[k]:
+                    ax.set_xlabel("SNR [dB]")
+                if leftmost[k]:
+                    ax.set_ylabel(ylabel)
+                if col == "bler":
+                    ax.set_yscale("log")
+                ax.grid(True, alpha=0.3)
+                if k == 0 and ax.get_legend_handles_labels()[0]:   # one legend per figure
+                    ax.legend(fontsize="small" if per_density else None)
             fig.tight_layout()
             path = plot_dir / f"{prefix}_{slug(str(env))}.png"
             fig.savefig(path, dpi=110)
             plt.close(fig)
             written.append(path)
+    if per_density:
+        written.append(plot_nmse_vs_density(df, plot_dir / DENSITY_FIGURE))
     return written
+
+
+def plot_nmse_vs_density(df: pd.DataFrame, path: Path) -> Path:
+    """NMSE [dB] versus pilot density ``alpha = Np / Nt``: one panel per SNR,
+    one line per estimator and environment (colour: estimator; line style and
+    marker: environment) with 95% CI error bars (DM-VB paper Fig. 6)."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    d_all = df[np.isfinite(df["pilot_density"].to_numpy(float))]
+    d_all = d_all.drop_duplicates(["environment", "estimator", "pilot_density", "snr_db"])
+    snrs = list(dict.fromkeys(d_all["snr_db"]))
+    envs = list(dict.fromkeys(d_all["environment"]))
+    ests = list(dict.fromkeys(d_all["estimator"]))
+    colours = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+    styles = [("-", "o"), ("--", "s"), (":", "^"), ("-.", "D"), ((0, (5, 1, 1, 1)), "v")]
+    fig, axes, lowest, leftmost = _panels(plt, len(snrs), 5.2, 4.0)
+    for k, (ax, snr) in enumerate(zip(axes, snrs)):
+        for (env, est), d in d_all[d_all["snr_db"] == snr].groupby(["environment", "estimator"], sort=False):
+            i, j = envs.index(env), ests.index(est)
+            ls, marker = styles[i % len(styles)]
+            label = f"{est}" if len(envs) == 1 else f"{env}/{est}"
+            _errorbar(ax, d, "pilot_density", "nmse_db", ("nmse_db_ci_low", "nmse_db_ci_high"), label,
+                      color=colours[j % len(colours)], linestyle=ls, marker=marker)
+        ax.set_title(f"SNR = {snr:g} dB")
+        ax.grid(True, alpha=0.3)
+        if lowest[k]:
+            ax.set_xlabel(DENSITY_LABEL)
+        if leftmost[k]:
+            ax.set_ylabel("NMSE [dB]")
+        if k == 0 and ax.get_legend_handles_labels()[0]:   # one legend per figure
+            ax.legend(fontsize="small")
+    n = int(d_all["n_samples"].max())
+    where = envs[0] if len(envs) == 1 else f"{len(envs)} environments"
+    fig.suptitle(f"{where}: NMSE vs pilot density (n = {n} samples per point, 95% CI)")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return Path(path)

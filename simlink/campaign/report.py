@@ -9,8 +9,8 @@ import pandas as pd
 from simlink.campaign.plots import make_plots
 from simlink.campaign.store import read_table
 
-_SUMMARY = ["environment", "estimator", "snr_db", "link", "nmse_db", "est_snr_db", "rate_bps_hz",
-            "ber", "bler", "goodput_bps_hz", "feedback_bits", "n_samples"]
+_SUMMARY = ["environment", "estimator", "snr_db", "pilot_density", "link", "nmse_db", "est_snr_db",
+            "rate_bps_hz", "ber", "bler", "goodput_bps_hz", "feedback_bits", "n_samples"]
 
 
 _LINK = ("ber", "bler", "goodput_bps_hz")  # columns shown only when the coded link ran
@@ -18,11 +18,12 @@ _LINK = ("ber", "bler", "goodput_bps_hz")  # columns shown only when the coded l
 
 def summary_table(df: pd.DataFrame) -> str:
     """A readable text table of the main figures (BER/BLER columns only when
-    measured)."""
+    measured, the pilot density only with dense pilots)."""
     cols = [c for c in _SUMMARY if c in df and not (c in _LINK and df[c].isna().all())
-            and not (c == "link" and (df[c] == "").all())]
+            and not (c == "link" and (df[c] == "").all())
+            and not (c == "pilot_density" and df[c].isna().all())]
     return df[cols].to_string(index=False, float_format=lambda x: f"{x:.2f}" if np.isfinite(x) else str(x),
-                              na_rep="-")
+                              na_rep="-", formatters={"pilot_density": "{:g}".format})
 
 
 def report(out_dir: str | Path) -> pd.DataFrame:

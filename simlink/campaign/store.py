@@ -15,18 +15,17 @@ from __future__ import annotations
 
 import json
 import math
-import os
 import warnings
-from dataclasses import asdict
 from pathlib import Path
-from typing import IO, Any, Callable, Iterable
+from typing import Any, Iterable
 
 import pandas as pd
 
 from simlink import metrics
-from simlink.campaign.cells import LINK_COUNT_KEYS, CellTask, link_key
+from simlink.campaign.cells import LINK_COUNT_KEYS, CellTask, grid_densities, link_key
 from simlink.campaign.errors import CampaignError
 from simlink.config import Scenario
+from simlink.fileio import atomic_write
 
 CELL_FORMAT = 1
 RESULTS_PARQUET, RESULTS_CSV = "results.parquet", "results.csv"
@@ -42,29 +41,12 @@ CONST_KEYS = ("feedback_bits", "params", "pilot_overhead")
 #: wall-clock columns: the only ones that differ between identical runs
 TIMING_COLUMNS = ("latency_ms", "latency_s_sum")
 
-COLUMNS = ["environment", "estimator", "snr_db", "link", "seed", "n_samples",
+COLUMNS = ["environment", "estimator", "snr_db", "pilot_density", "link", "seed", "n_samples",
            "nmse_db", "nmse_db_ci_low", "nmse_db_ci_high", "est_snr_db", "nmse_sample_db",
            "rate_bps_hz", "rate_ci95", "ber", "ber_ci_low", "ber_ci_high",
            "bler", "bler_ci_low", "bler_ci_high", "goodput_bps_hz", "feedback_bits", "latency_ms",
            "expert_accuracy", "params", "pilot_overhead", "n_cells",
            *[k for k in SUM_KEYS if k != "n"], *COUNT_KEYS, *OPTIONAL_SUM_KEYS]
-
-
-def atomic_write(path: Path, write: Callable[[IO], Any], *, binary: bool = False) -> None:
-    """Write ``path`` through ``write(file)`` into a temporary sibling, then
-    rename it over ``path``."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    try:
-        with open(tmp, "wb" if binary else "w") as f:
-            write(f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
 
 
 def atomic_write_json(path: Path, obj: Any) -> None:
@@ -84,7 +66,7 @@ class CellStore:
     def write(self, task: CellTask, result: dict[str, float]) -> None:
         atomic_write_json(self.path(task), {
             "format": CELL_FORMAT, "scenario_hash": self.scenario_hash,
-            "cell_id": task.cell_id, "task": asdict(task), "result": result})
+            "cell_id": task.cell_id, "task": task.as_record(), "result": result})
 
     def read(self, task: CellTask) -> dict[str, float] | None:
         """The stored result of ``task``, or None when it must be (re)computed:
@@ -106,7 +88,7 @@ class CellStore:
 
     def _valid(self, rec: Any, task: CellTask) -> bool:
         if not (isinstance(rec, dict) and rec.get("format") == CELL_FORMAT
-                and rec.get("cell_id") == task.cell_id and rec.get("task") == asdict(task)):
+                and rec.get("cell_id") == task.cell_id and rec.get("task") == task.as_record()):
             return False
         res = rec.get("result")
         return (isinstance(res, dict)
@@ -129,27 +111,41 @@ def remove_temporaries(out: Path) -> None:
                 p.unlink(missing_ok=True)
 
 
+def table_density(scenario: Scenario, task: CellTask) -> float:
+    """The ``pilot_density`` column of a cell: its own density, else the
+    system's dense-pilot density, else NaN (comb pilots have no density)."""
+    if task.pilot_density is not None:
+        return float(task.pilot_density)
+    pilots = scenario.system.pilots
+    return float(pilots.density) if pilots.mode == "dense" else math.nan
+
+
 def aggregate(scenario: Scenario, results: Iterable[tuple[CellTask, dict[str, float]]]) -> pd.DataFrame:
-    """The results table: one row per environment x estimator x SNR (x link
-    configuration, when the scenario has several; column ``link``).
+    """The results table: one row per environment x estimator x SNR (x pilot
+    density, when the sweep has ``pilot_density``; x link configuration, when
+    the scenario has several; columns ``pilot_density`` and ``link``).
 
     Chunks merge by summing raw sums and counts (in grid order, so the float
     sums do not depend on completion order); every figure is then derived
     from the merged sums. Rows follow the scenario's order of environments,
-    estimators, SNRs and links; columns are :data:`COLUMNS`.
+    estimators, pilot densities, SNRs and links; columns are :data:`COLUMNS`.
     """
     env_pos = {e.name: i for i, e in enumerate(scenario.environments)}
     est_pos = {e.name: i for i, e in enumerate(scenario.estimators)}
     snr_pos = {float(s): i for i, s in enumerate(scenario.sweep.snr_db)}
+    alpha_pos = {a: i for i, a in enumerate(grid_densities(scenario))}
     links = scenario.links or [None]
     count_keys = [link_key(k, i) for i in range(len(links)) for k in COUNT_KEYS]
     feedback_re = scenario.system.pilots.period_symbols * scenario.system.n_subcarriers_dl
     acc: dict[tuple, dict[str, float]] = {}
     for task, res in sorted(results, key=lambda tr: (tr[0].chunk, env_pos[tr[0].environment],
+                                                     alpha_pos[tr[0].pilot_density],
                                                      snr_pos[tr[0].snr_db], est_pos[tr[0].estimator])):
-        key = (env_pos[task.environment], est_pos[task.estimator], snr_pos[task.snr_db])
+        key = (env_pos[task.environment], est_pos[task.estimator], alpha_pos[task.pilot_density],
+               snr_pos[task.snr_db])
         a = acc.setdefault(key, {"environment": task.environment, "estimator": task.estimator,
-                                 "snr_db": task.snr_db, "n_cells": 0,
+                                 "snr_db": task.snr_db, "pilot_density": table_density(scenario, task),
+                                 "n_cells": 0,
                                  **{k: 0.0 for k in (*SUM_KEYS, *count_keys, *OPTIONAL_SUM_KEYS)},
                                  **{k: res[k] for k in CONST_KEYS}})
         a["n_cells"] += 1

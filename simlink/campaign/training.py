@@ -5,14 +5,14 @@ Only estimators whose ``trains`` is true are fitted and cached, under
 parameters, the system, the training data digest, the fit scope and the
 target environment. The ``fit`` generator is seeded from that key, so the
 same inputs always give the same weights. Processes load the cached state
-with ``set_state``, never refit.
+with ``set_state``, never refit. (The diffusion estimators also cache each
+expert on its own, by the content of its training data: see
+:meth:`simlink.estimators.dmvb.core.DiffusionEstimator.fit`.)
 """
 from __future__ import annotations
 
 import sys
 import time
-import warnings
-import zipfile
 from dataclasses import replace
 from pathlib import Path
 
@@ -20,8 +20,8 @@ import numpy as np
 
 from simlink.campaign.data import Split, pooled_digest, training_dataset
 from simlink.campaign.errors import CampaignError
-from simlink.campaign.store import atomic_write
 from simlink.config import Scenario, stable_hash
+from simlink.fileio import load_state, save_state
 from simlink.paths import cache_dir
 
 #: estimator name -> environment name -> weight key (None: nothing learned)
@@ -37,24 +37,6 @@ def weight_key(cfg, scenario: Scenario, data_digest: str, scope: str, target: in
                         "system": scenario.system.model_dump(mode="json"),
                         "environments": [e.name for e in scenario.environments],
                         "data": data_digest, "scope": scope, "target": target}, 24)
-
-
-def save_state(path: Path, state: dict[str, np.ndarray]) -> None:
-    def write(f):
-        np.savez(f, **{k: np.asarray(v) for k, v in state.items()})
-    atomic_write(path, write, binary=True)
-
-
-def load_state(path: Path) -> dict[str, np.ndarray] | None:
-    """The cached state, or None when the file is missing or unreadable."""
-    if not path.is_file():
-        return None
-    try:
-        with np.load(path, allow_pickle=False) as f:
-            return {k: f[k] for k in f.files}
-    except (OSError, ValueError, EOFError, zipfile.BadZipFile) as exc:
-        warnings.warn(f"{path}: unreadable weight cache ({exc}); refitting", stacklevel=2)
-        return None
 
 
 def fit_all(scenario: Scenario, splits: dict[str, dict[str, Split]], *,

@@ -105,7 +105,8 @@ class LMMSE(Estimator):
     def set_state(self, state: dict[str, np.ndarray], system: SystemCfg) -> "LMMSE":
         self.system_ = system
         self.R_ = np.asarray(state["R"], np.complex64)
-        self._cache: dict[float, object] = {}
+        #: filters per (noise variance, system): the pilots shape the operator
+        self._cache: dict[tuple[float, SystemCfg], np.ndarray] = {}
         return self
 
     def estimate(self, obs: Observation) -> np.ndarray:
@@ -126,11 +127,11 @@ class LMMSE(Estimator):
         h_p, idx = ls_at_pilots(obs.y_pilots, system)                # [b, n_ue, n_bs * n_pilots]
         b, n_sc = h_p.shape[0], system.n_subcarriers_dl
         h_p = h_p.reshape(b, system.n_ue, system.n_bs, -1)
-        key = float(obs.noise_var)
+        key = (float(obs.noise_var), system)
         if key not in self._cache:
             R = self.R_.astype(np.complex128)
             sc = (idx % n_sc).reshape(system.n_bs, -1)                # pilot subcarriers per port
-            self._cache[key] = np.stack([lmmse_matrix(R, k, key) for k in sc]).astype(np.complex64)
+            self._cache[key] = np.stack([lmmse_matrix(R, k, key[0]) for k in sc]).astype(np.complex64)
         return np.einsum("pkm,bupm->bpuk", self._cache[key], h_p).astype(np.complex64)
 
     def _estimate_full(self, obs: Observation) -> np.ndarray:
@@ -139,11 +140,11 @@ class LMMSE(Estimator):
         system = obs.system
         b = obs.y_pilots.shape[0]
         y = obs.y_pilots[:, 0].reshape(b, system.n_ue, -1)        # [b, n_ue, n_sym * n_sc]
-        key = float(obs.noise_var)
+        key = (float(obs.noise_var), system)
         if key not in self._cache:
             A = pilot_operator(system).astype(np.complex128)
             RA = self.R_.astype(np.complex128) @ A.conj().T
-            C = A @ RA + key * np.eye(len(A))
+            C = A @ RA + key[0] * np.eye(len(A))
             self._cache[key] = np.linalg.solve(C.T, RA.T).T.astype(np.complex64)
         h = y @ self._cache[key].T                               # [b, n_ue, n_bs*n_sc]
         return h.reshape(b, system.n_ue, system.n_bs, -1).transpose(0, 2, 1, 3).astype(np.complex64)

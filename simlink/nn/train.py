@@ -1,11 +1,13 @@
 """DDPM training loop for a stack of expert denoisers."""
 from __future__ import annotations
 
+import sys
 import time
 from typing import Callable
 
 import numpy as np
 import tensorflow as tf
+from tqdm import trange
 
 from simlink.nn.denoiser import ExpertCNN
 from simlink.nn.diffusion import Schedule, noisy, to_image
@@ -89,7 +91,8 @@ def train_ddpm(model: ExpertCNN, draws: list[DrawFn], sched: Schedule, *, steps:
         opt.reset()
         seeds = rng.integers(0, 2**31 - 1, size=(steps, 2))
         start = time.perf_counter()
-        for i in range(steps):
+        for i in trange(steps, desc=f"DDPM expert {k + 1}/{len(draws)}", unit="step",
+                        mininterval=2.0, leave=False, file=sys.stderr):
             losses[k, i] = step(tf.constant(draw(rng, batch_size)), tf.constant(seeds[i])).numpy()
         seconds[k] = time.perf_counter() - start
         for name, var in model.weights.items():

@@ -3,6 +3,8 @@
 One module fixture trains the two experts once; ``genie_dm`` reuses them through
 ``set_state`` (same weights layout), so the suite trains 2 experts + a tiny pooled DM.
 """
+from dataclasses import replace
+
 import numpy as np
 import pytest
 
@@ -90,3 +92,22 @@ def test_every_estimator_on_the_flat_model(dmvb, train, test_data):
         out = est.estimate(obs)
         assert out.shape == H.shape and out.dtype == np.complex64 and np.all(np.isfinite(out))
         np.testing.assert_array_equal(est.estimate(obs), out)
+
+
+def test_experts_are_cached_by_content_and_shared(dmvb, train, tmp_path, monkeypatch):
+    """genie_dm fitted on the same data loads DM-VB's experts (no training, same
+    weights); changing one environment's data retrains that expert only."""
+    genie = GenieDm(**HYPER).fit(train, rng=np.random.default_rng(99))
+    for name, w in dmvb.get_state().items():
+        np.testing.assert_array_equal(genie.get_state()[name], w)
+    np.testing.assert_array_equal(genie.train_seconds_, dmvb.train_seconds_)
+
+    fresh = tmp_path / "cache"
+    monkeypatch.setenv("SIMLINK_CACHE", str(fresh))
+    small = dict(HYPER, train_steps=3, width=8)
+    Dmvb(**small).fit(train, rng=np.random.default_rng(0))
+    assert len(list((fresh / "experts").glob("*.npz"))) == 2
+    other = dataset([CORRELATED, RING60], 2000, seed=11)
+    mixed = replace(train, H_dl=np.concatenate([train.for_env(0).H_dl, other.for_env(1).H_dl]))
+    Dmvb(**small).fit(mixed, rng=np.random.default_rng(0))
+    assert len(list((fresh / "experts").glob("*.npz"))) == 3

@@ -10,15 +10,22 @@ and ``phi``.
 """
 from __future__ import annotations
 
+import hashlib
+
 import numpy as np
 import tensorflow as tf
 
-from simlink.config import SystemCfg
+from simlink.config import SystemCfg, stable_hash
 from simlink.estimators.base import Dataset, Estimator, Observation
 from simlink.estimators.dmvb.pilot_model import PilotModel, images_to_csi, likelihood_score
 from simlink.nn import (ExpertCNN, Schedule, complex_normal, from_image, posterior_sample,
                         to_image, train_ddpm)
+from simlink.fileio import load_state, save_state
 from simlink.nn.denoiser import denoise
+from simlink.paths import cache_dir
+
+#: key of the training time stored beside an expert's cached weights
+_SECONDS = "train_seconds"
 
 #: expert width ``C`` of ``dmvb`` / ``genie_dm``; ``standard_dm`` defaults to ``sqrt(K)`` times it
 DEFAULT_WIDTH = 32
@@ -98,15 +105,40 @@ class DiffusionEstimator(Estimator):
     def _expert_width(self, n_envs: int) -> int:
         return self.width
 
+    def _expert(self, H: np.ndarray, width: int) -> tuple[dict[str, np.ndarray], float]:
+        """One expert of ``width`` trained on the channel images of ``H`` [n, n_bs, n_ue, n_sc].
+
+        Cached under ``cache_dir()/experts`` by content hash (the training keys,
+        the width and the data), and seeded by that hash: ``dmvb`` and
+        ``genie_dm`` share their experts, a pilot-density change or a scenario
+        that changes one environment's data retrains nothing else.
+        Output: the one-expert state and its training time in seconds
+        (measured when it was trained).
+        """
+        key = stable_hash({"width": width, "emb_dim": self.emb_dim, "n_steps": self.n_steps,
+                           "train_steps": self.train_steps, "batch_size": self.batch_size,
+                           "learning_rate": self.learning_rate,
+                           "data": hashlib.sha256(np.ascontiguousarray(H).tobytes()).hexdigest()}, 24)
+        path = cache_dir() / "experts" / f"{key}.npz"
+        state = load_state(path)
+        if state is None:
+            rng = np.random.default_rng(int(key, 16))
+            model = ExpertCNN.init(1, width, self.emb_dim, rng)
+            out = train_ddpm(model, [image_draw(H)], Schedule.linear(self.n_steps),
+                             steps=self.train_steps, batch_size=self.batch_size,
+                             learning_rate=self.learning_rate, rng=rng)
+            state = dict(model.get_state(), **{_SECONDS: out["seconds"]})
+            save_state(path, state)
+        return {k: v for k, v in state.items() if k != _SECONDS}, float(state[_SECONDS][0])
+
     def fit(self, train: Dataset, *, rng: np.random.Generator) -> "DiffusionEstimator":
-        groups = self._groups(train)
-        model = ExpertCNN.init(len(groups), self._expert_width(len(train.env_names)),
-                               self.emb_dim, rng)
-        out = train_ddpm(model, [image_draw(g.H_dl) for g in groups], Schedule.linear(self.n_steps),
-                         steps=self.train_steps, batch_size=self.batch_size,
-                         learning_rate=self.learning_rate, rng=rng)
-        self.train_seconds_ = out["seconds"]
-        return self.set_state(model.get_state(), train.system)
+        """Train (or load) one expert per group of ``train``. ``rng`` is not
+        used: each expert is seeded by its content hash (see :meth:`_expert`)."""
+        width = self._expert_width(len(train.env_names))
+        experts = [self._expert(g.H_dl, width) for g in self._groups(train)]
+        self.train_seconds_ = np.array([sec for _, sec in experts])
+        state = {k: np.concatenate([s[k] for s, _ in experts]) for k in experts[0][0]}
+        return self.set_state(state, train.system)
 
     def get_state(self) -> dict[str, np.ndarray]:
         return {k: v.numpy() for k, v in self.weights_.items()}

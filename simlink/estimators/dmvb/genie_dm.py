@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import numpy as np
+import tensorflow as tf
 
 from simlink.estimators.base import Observation, register
-from simlink.estimators.dmvb.core import DEFAULT_WIDTH, DiffusionEstimator
+from simlink.estimators.dmvb.core import DEFAULT_WIDTH, DiffusionEstimator, mixture_posterior
+from simlink.estimators.dmvb.pilot_model import images_to_csi
 
 
 @register
@@ -26,7 +28,16 @@ class GenieDm(DiffusionEstimator):
         self.zeta = zeta
         self.seed = seed
 
-    def _phi(self, obs: Observation) -> np.ndarray:
-        """One-hot weights on the true expert (all experts still run in the batched
-        call; a reference baseline need not be the fastest)."""
-        return np.eye(self.n_experts)[np.asarray(obs.env_id)]
+    def estimate(self, obs: Observation) -> np.ndarray:
+        """Posterior sampling with the true expert's network only (one expert
+        per call instead of all K with one-hot weights: K times less work, same
+        estimate)."""
+        env_id = np.asarray(obs.env_id)
+        inputs = self._inputs(obs)
+        out = np.empty(inputs["x_T"].shape, np.complex64)
+        for k in np.unique(env_id):
+            rows = np.flatnonzero(env_id == k)
+            part = dict(inputs, weights={n: v[k:k + 1] for n, v in self.weights_.items()},
+                        x_T=tf.gather(inputs["x_T"], rows), Yv=tf.gather(inputs["Yv"], rows))
+            out[rows] = mixture_posterior(**part, phi=tf.ones([len(rows), 1])).numpy()
+        return images_to_csi(out)
