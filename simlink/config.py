@@ -271,6 +271,9 @@ class _DiffusionEst(EstBase):
     batch_size: PosInt = 128
     learning_rate: PosFloat = 1e-3
     zeta: PosFloat = 4.0           # likelihood-score weight (> 1 favours the measurement)
+    #: sampler start: "rls" = scaled regularised-LS estimate at the step whose noise
+    #: level matches its error (fewer steps, robust); "noise" = pure noise at T
+    start: Literal["rls", "noise"] = "rls"
     seed: NonNegInt = 0            # sampler start noise and VB noise draws
 
 

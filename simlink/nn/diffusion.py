@@ -98,13 +98,14 @@ EpsFn = Callable[[tf.Tensor, tf.Tensor], tf.Tensor]
 
 
 def posterior_sample(eps_fn: EpsFn, lik_fn: EpsFn, x_T: tf.Tensor, sched: dict[str, tf.Tensor],
-                     zeta: tf.Tensor) -> tf.Tensor:
-    """Deterministic posterior sampling (no injected noise), ``t = T-1 .. 0``:
+                     zeta: tf.Tensor, t_start: tf.Tensor | int | None = None) -> tf.Tensor:
+    """Deterministic posterior sampling (no injected noise), ``t = t_start .. 0``:
     ``x_{t-1} = (x_t + beta_t (-eps_fn(x_t, t) / sqrt(1 - abar_t) + zeta lik_fn(x_t, t))) / sqrt(alpha_t)``.
 
     Input: ``eps_fn(x_t, t)`` the (mixture) noise prediction, complex like ``x_t``;
     ``lik_fn(x_t, t)`` the likelihood score ``grad log p(y | x_t)``; ``x_T`` the
-    complex start [...]; ``sched`` from :meth:`Schedule.tensors`.
+    complex start [...] at step ``t_start`` (default ``T - 1``: pure noise);
+    ``sched`` from :meth:`Schedule.tensors`.
     Output: ``x_0`` [...] complex, the estimate. Graph-friendly (``tf.while_loop``).
     """
     beta, alpha, abar = sched["beta"], sched["alpha"], sched["abar"]
@@ -116,6 +117,6 @@ def posterior_sample(eps_fn: EpsFn, lik_fn: EpsFn, x_T: tf.Tensor, sched: dict[s
         score = prior + zeta * lik_fn(x, t)
         return t - 1, (x + c(beta) * score) / tf.sqrt(c(alpha))
 
-    n = tf.shape(beta)[0]
-    _, x0 = tf.while_loop(lambda t, x: t >= 0, body, (n - 1, x_T))
+    t0 = tf.shape(beta)[0] - 1 if t_start is None else tf.cast(t_start, tf.int32)
+    _, x0 = tf.while_loop(lambda t, x: t >= 0, body, (t0, x_T))
     return x0

@@ -36,18 +36,20 @@ def dmvb(train):
     return Dmvb(**HYPER).fit(train, rng=np.random.default_rng(0))
 
 
-def test_trained_dm_approaches_the_closed_form_lmmse(dmvb, test_data):
+@pytest.mark.parametrize("start, gap", [("noise", 3.5), ("rls", 4.5)])
+def test_trained_dm_approaches_the_closed_form_lmmse(dmvb, test_data, start, gap):
     """Law 7: the expert trained on the correlated Gaussian environment, used as the
-    prior, comes within 3.5 dB of the closed-form LMMSE NMSE at 10 dB SNR and alpha = 1/2
-    (measured 2.6 dB: 2.0 dB of it is the method's likelihood approximation, see
-    test_sampler) and is far better than RLS."""
-    genie = GenieDm(**HYPER).set_state(dmvb.get_state(), SYSTEM)
+    prior, comes within ``gap`` dB of the closed-form LMMSE NMSE at 10 dB SNR and
+    alpha = 1/2, and is far better than RLS. Measured: 2.6 dB from a pure-noise
+    start (2.0 dB of it is the method's likelihood approximation, see
+    test_sampler); 3.5 dB from the re-noised RLS start, which runs fewer steps."""
+    genie = GenieDm(**HYPER, start=start).set_state(dmvb.get_state(), SYSTEM)
     H = test_data.for_env(0).H_dl
     obs = flat_observation(H, N_PILOTS, 10.0, seed=1, env_id=np.zeros(len(H), np.int32))
     _, closed = flat_lmmse(image_covariance(CORRELATED), obs.extras["pilot_grid"][:, :, 0],
                            obs.noise_var)
     got = nmse(genie.estimate(obs), H)
-    assert db(got) - db(closed) < 3.5
+    assert db(got) - db(closed) < gap
     assert db(got) < db(nmse(RLS().estimate(obs), H)) - 3.0
 
 

@@ -180,6 +180,19 @@ def test_rls_is_the_regularised_least_squares_formula(grid):
                                    rtol=1e-3, atol=1e-4)
 
 
+@pytest.mark.parametrize("n_pilots, snr_db", [(4, 10.0), (8, 0.0), (3, 20.0)])
+def test_rls_error_is_the_nmse_of_rls_on_a_white_prior(n_pilots, snr_db):
+    """The error level that places the RLS start of the sampler: for i.i.d.
+    unit-power channels it equals the measured NMSE of RLS (unobserved
+    directions count fully)."""
+    rng = np.random.default_rng(3)
+    H = ((rng.standard_normal((4000, N_BS, N_UE, 1)) + 1j * rng.standard_normal((4000, N_BS, N_UE, 1)))
+         / np.sqrt(2)).astype(np.complex64)
+    obs = flat_observation(H, n_pilots, snr_db, seed=4)
+    got = nmse(RLS().estimate(obs), H)
+    assert PilotModel.of(obs).rls_error(obs.noise_var) == pytest.approx(got, rel=0.03)
+
+
 def test_lasso_limits_and_sparse_recovery():
     """lam = 0 with enough pilots converges to LS; a huge lam gives zero; on channels
     sparse in the angular domain LASSO beats RLS with half the pilots."""

@@ -67,7 +67,8 @@ class Dmvb(DiffusionEstimator):
 
     def __init__(self, *, width: int = DEFAULT_WIDTH, emb_dim: int = 32, n_steps: int = 100,
                  train_steps: int = 4000, batch_size: int = 128, learning_rate: float = 1e-3,
-                 zeta: float = 4.0, gamma0: float = 1.0, max_outer: int = 5, tol: float = 1e-3,
+                 zeta: float = 4.0, start: str = "rls", gamma0: float = 1.0, max_outer: int = 5,
+                 tol: float = 1e-3,
                  n_elbo_steps: int = 5, dc_level: float = 0.2, lambda_dc: float = 1.0,
                  seed: int = 0):
         self.width = width
@@ -77,6 +78,7 @@ class Dmvb(DiffusionEstimator):
         self.batch_size = batch_size
         self.learning_rate = learning_rate
         self.zeta = zeta
+        self.start = start
         self.gamma0 = gamma0
         self.max_outer = max_outer
         self.tol = tol

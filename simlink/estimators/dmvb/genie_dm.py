@@ -18,7 +18,7 @@ class GenieDm(DiffusionEstimator):
 
     def __init__(self, *, width: int = DEFAULT_WIDTH, emb_dim: int = 32, n_steps: int = 100,
                  train_steps: int = 4000, batch_size: int = 128, learning_rate: float = 1e-3,
-                 zeta: float = 4.0, seed: int = 0):
+                 zeta: float = 4.0, start: str = "rls", seed: int = 0):
         self.width = width
         self.emb_dim = emb_dim
         self.n_steps = n_steps
@@ -26,6 +26,7 @@ class GenieDm(DiffusionEstimator):
         self.batch_size = batch_size
         self.learning_rate = learning_rate
         self.zeta = zeta
+        self.start = start
         self.seed = seed
 
     def estimate(self, obs: Observation) -> np.ndarray:

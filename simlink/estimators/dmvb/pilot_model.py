@@ -97,6 +97,16 @@ class PilotModel:
         gain = np.divide(self.s, self.s ** 2 + lam, out=np.zeros_like(self.s), where=self.s > 0)
         return np.einsum("bkrj,kj,ktj->bkrt", Yv, gain, np.conj(self.U)).astype(np.complex64)
 
+    def rls_error(self, noise_var: float) -> float:
+        """NMSE of :meth:`regularised_ls` with ``lam = noise_var`` for a
+        unit-power white prior: ``s2 / (s^2 + s2)`` per observed singular
+        direction, 1 per unobserved one, averaged over the ``Nt`` directions
+        and the subcarriers."""
+        n_t = self.U.shape[1]
+        observed = self.s > 0
+        err = np.where(observed, noise_var / (self.s ** 2 + noise_var), 0.0).sum(axis=1)
+        return float(np.mean((err + n_t - observed.sum(axis=1)) / n_t))
+
 
 def likelihood_score(x: tf.Tensor, abar_t: tf.Tensor, Yv: tf.Tensor, U: tf.Tensor,
                      s: tf.Tensor, noise_var: tf.Tensor) -> tf.Tensor:

@@ -16,7 +16,7 @@ class StandardDm(DiffusionEstimator):
 
     def __init__(self, *, width: int | None = None, emb_dim: int = 32, n_steps: int = 100,
                  train_steps: int = 4000, batch_size: int = 128, learning_rate: float = 1e-3,
-                 zeta: float = 4.0, seed: int = 0):
+                 zeta: float = 4.0, start: str = "rls", seed: int = 0):
         self.width = width
         self.emb_dim = emb_dim
         self.n_steps = n_steps
@@ -24,6 +24,7 @@ class StandardDm(DiffusionEstimator):
         self.batch_size = batch_size
         self.learning_rate = learning_rate
         self.zeta = zeta
+        self.start = start
         self.seed = seed
 
     def _groups(self, train: Dataset) -> list[Dataset]:
