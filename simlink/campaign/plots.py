@@ -53,14 +53,14 @@ def _errorbar(ax, d: pd.DataFrame, x: str, col: str, ci, label: str, **style) ->
                 marker=style.pop("marker", "o"), capsize=3, label=label, **style)
 
 
-def _panels(plt, n: int, width: float, height: float):
+def _panels(plt, n: int, width: float, height: float, layout: str | None = None):
     """A figure with ``n`` panels, at most 3 per row (the unused ones hidden).
     Returns the figure, the ``n`` axes, and for each whether it is the lowest
     of its column (x label) and in the first column (y label)."""
     ncols = min(n, 3)
     nrows = -(-n // ncols)
     fig, axes = plt.subplots(nrows, ncols, figsize=(width * ncols, height * nrows), squeeze=False,
-                             sharey=True)
+                             sharey=True, layout=layout)
     for ax in axes.flat[n:]:
         ax.set_visible(False)
     return fig, list(axes.flat[:n]), [k + ncols >= n for k in range(n)], [k % ncols == 0 for k in range(n)]
@@ -131,40 +131,35 @@ def make_plots(df: pd.DataFrame, plot_dir: Path) -> list[Path]:
 
 
 def plot_nmse_vs_density(df: pd.DataFrame, path: Path) -> Path:
-    """NMSE [dB] versus pilot density ``alpha = Np / Nt``: one panel per SNR,
-    one line per estimator and environment (colour: estimator; line style and
-    marker: environment) with 95% CI error bars (DM-VB paper Fig. 6)."""
+    """NMSE [dB] versus pilot density ``alpha = Np / Nt``: one panel per
+    environment and SNR, one line per estimator (the same colour in every
+    panel, one legend) with 95% CI error bars (DM-VB paper Fig. 6)."""
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     d_all = df[np.isfinite(df["pilot_density"].to_numpy(float))]
     d_all = d_all.drop_duplicates(["environment", "estimator", "pilot_density", "snr_db"])
-    snrs = list(dict.fromkeys(d_all["snr_db"]))
-    envs = list(dict.fromkeys(d_all["environment"]))
+    panels = list(dict.fromkeys(zip(d_all["environment"], d_all["snr_db"])))
     ests = list(dict.fromkeys(d_all["estimator"]))
     colours = plt.rcParams["axes.prop_cycle"].by_key()["color"]
-    styles = [("-", "o"), ("--", "s"), (":", "^"), ("-.", "D"), ((0, (5, 1, 1, 1)), "v")]
-    fig, axes, lowest, leftmost = _panels(plt, len(snrs), 5.2, 4.0)
-    for k, (ax, snr) in enumerate(zip(axes, snrs)):
-        for (env, est), d in d_all[d_all["snr_db"] == snr].groupby(["environment", "estimator"], sort=False):
-            i, j = envs.index(env), ests.index(est)
-            ls, marker = styles[i % len(styles)]
-            label = f"{est}" if len(envs) == 1 else f"{env}/{est}"
-            _errorbar(ax, d, "pilot_density", "nmse_db", ("nmse_db_ci_low", "nmse_db_ci_high"), label,
-                      color=colours[j % len(colours)], linestyle=ls, marker=marker)
-        ax.set_title(f"SNR = {snr:g} dB")
+    fig, axes, lowest, leftmost = _panels(plt, len(panels), 4.6, 3.6, layout="constrained")
+    for k, (ax, (env, snr)) in enumerate(zip(axes, panels)):
+        d_panel = d_all[(d_all["environment"] == env) & (d_all["snr_db"] == snr)]
+        for est, d in d_panel.groupby("estimator", sort=False):
+            _errorbar(ax, d, "pilot_density", "nmse_db", ("nmse_db_ci_low", "nmse_db_ci_high"), est,
+                      color=colours[ests.index(est) % len(colours)])
+        ax.set_title(f"{env}, SNR = {snr:g} dB")
         ax.grid(True, alpha=0.3)
         if lowest[k]:
             ax.set_xlabel(DENSITY_LABEL)
         if leftmost[k]:
             ax.set_ylabel("NMSE [dB]")
-        if k == 0 and ax.get_legend_handles_labels()[0]:   # one legend per figure
-            ax.legend(fontsize="small")
+    handles, labels = axes[0].get_legend_handles_labels()
+    if handles:
+        fig.legend(handles, labels, loc="outside right center", fontsize="small")
     n = int(d_all["n_samples"].max())
-    where = envs[0] if len(envs) == 1 else f"{len(envs)} environments"
-    fig.suptitle(f"{where}: NMSE vs pilot density (n = {n} samples per point, 95% CI)")
-    fig.tight_layout()
+    fig.suptitle(f"NMSE vs pilot density (n = {n} samples per point, 95% CI)")
     fig.savefig(path, dpi=110)
     plt.close(fig)
     return Path(path)
