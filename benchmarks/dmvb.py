@@ -71,6 +71,7 @@ def main() -> None:
     p.add_argument("--n-test", type=int, default=32, help="test samples per environment")
     p.add_argument("--train-steps", type=int, default=None, help="per expert (default 4000, --quick 3000)")
     p.add_argument("--reps", type=int, default=3, help="timing repetitions (medians)")
+    p.add_argument("--start", choices=("rls", "noise"), default="rls", help="sampler start of the DMs")
     p.add_argument("--json", action="store_true", help="also print the results as one JSON line")
     a = p.parse_args()
     if a.quick:
@@ -87,7 +88,7 @@ def main() -> None:
                     H_dl=np.concatenate([d[:a.n_train] for d in data]),
                     env_id=np.repeat(np.arange(len(envs)), a.n_train).astype(np.int32),
                     env_names=tuple(e.name for e in envs), system=system)
-    hyper = dict(train_steps=a.train_steps, batch_size=64, learning_rate=3e-3)
+    hyper = dict(train_steps=a.train_steps, batch_size=64, learning_rate=3e-3, start=a.start)
 
     t0 = time.perf_counter()
     dmvb = Dmvb(**hyper).fit(train, rng=np.random.default_rng(0))
