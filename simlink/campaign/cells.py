@@ -102,16 +102,14 @@ class CellTask:
     def system(self, scenario: Scenario) -> SystemCfg:
         """The system of this cell: the scenario's, with ``pilots.density``
         replaced by the cell's density when it has one."""
-        return cell_system(scenario, self.pilot_density)
-
-
-def cell_system(scenario: Scenario, density: float | None) -> SystemCfg:
-    """``scenario.system`` with ``pilots.density`` replaced by ``density`` (None: unchanged)."""
-    return _cell_system(scenario.system, None if density is None else float(density))
+        density = None if self.pilot_density is None else float(self.pilot_density)
+        return _cell_system(scenario.system, density)
 
 
 @lru_cache(maxsize=64)
 def _cell_system(system: SystemCfg, density: float | None) -> SystemCfg:
+    """``system`` with ``pilots.density`` replaced by ``density`` (None: unchanged);
+    cached because every cell asks for it twice (observation and metrics)."""
     return with_density(system, density)
 
 

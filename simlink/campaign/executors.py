@@ -24,7 +24,7 @@ from multiprocessing import get_context
 from pathlib import Path
 from typing import Iterator, Protocol, Sequence
 
-from simlink.campaign.cells import CellTask, cell_system, grid_densities, seed_generators
+from simlink.campaign.cells import CellTask, seed_generators
 from simlink.campaign.errors import CampaignError
 from simlink.config import Scenario
 
@@ -60,34 +60,15 @@ def configure_tf(seed: int, threads: int | None = None) -> bool:
 
 
 class Worker:
-    """Per-process cell runner: estimators loaded once (once per pilot density
-    of a density sweep), recent test chunks kept."""
+    """Per-process cell runner: estimators loaded once, recent test chunks kept."""
 
     def __init__(self, plan: Plan):
-        self.plan = plan
-        self._estimators: dict[float | None, dict[tuple[str, str], object]] = {}
-        # load now, so that missing weights fail before the first cell
-        self.estimators = self._estimators_for(grid_densities(plan.scenario)[0])
-        self._data: OrderedDict[tuple, tuple] = OrderedDict()
-        self._warm: set[tuple[int, int]] = set()
-
-    def _estimators_for(self, density: float | None) -> dict[tuple[str, str], object]:
-        """The estimators of the cells at pilot density ``density``.
-
-        Each density gets instances of its own, restored from the same
-        weights (fitted once on the scenario's system) with that density's
-        system, so that nothing an estimator derives from its system in
-        ``set_state`` can leak across densities.
-        """
         from simlink.campaign.training import load_estimators
 
-        if density not in self._estimators:
-            scen = self.plan.scenario
-            if density is not None:
-                scen = scen.model_copy(update={"system": cell_system(scen, density)})
-            self._estimators[density] = load_estimators(scen, self.plan.weights,
-                                                        Path(self.plan.weights_dir))
-        return self._estimators[density]
+        self.plan = plan
+        self.estimators = load_estimators(plan.scenario, plan.weights, Path(plan.weights_dir))
+        self._data: OrderedDict[tuple, tuple] = OrderedDict()
+        self._warm: set[tuple] = set()
 
     def _chunk(self, task: CellTask):
         from simlink.channels import load_dataset
@@ -103,12 +84,13 @@ class Worker:
     def run(self, task: CellTask) -> dict[str, float]:
         from simlink.campaign.cells import compute_cell
 
-        est = self._estimators_for(task.pilot_density)[(task.estimator, task.environment)]
+        est = self.estimators[(task.estimator, task.environment)]
         H_ul, H_dl = self._chunk(task)
         # The first call per process and batch shape pays one-time costs
         # (tracing, XLA compilation, kernel set-up): run it untimed so that
-        # latency_ms measures inference only.
-        warm_key = (id(est), task.stop - task.start)
+        # latency_ms measures inference only. The pilot density sets the
+        # shapes of the pilot observation, so each density warms up anew.
+        warm_key = (id(est), task.stop - task.start, task.pilot_density)
         warm_up = warm_key not in self._warm
         self._warm.add(warm_key)
         return compute_cell(task, est, H_ul, H_dl, self.plan.scenario, warm_up=warm_up)

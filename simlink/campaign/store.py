@@ -112,11 +112,9 @@ def remove_temporaries(out: Path) -> None:
 
 
 def table_density(scenario: Scenario, task: CellTask) -> float:
-    """The ``pilot_density`` column of a cell: its own density, else the
-    system's dense-pilot density, else NaN (comb pilots have no density)."""
-    if task.pilot_density is not None:
-        return float(task.pilot_density)
-    pilots = scenario.system.pilots
+    """The ``pilot_density`` column of a cell: the dense-pilot density of its
+    system (:meth:`CellTask.system`), NaN for comb pilots (no density)."""
+    pilots = task.system(scenario).pilots
     return float(pilots.density) if pilots.mode == "dense" else math.nan
 
 

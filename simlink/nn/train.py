@@ -52,8 +52,9 @@ class Adam:
 
 def train_ddpm(model: ExpertCNN, draws: list[DrawFn], sched: Schedule, *, steps: int,
                batch_size: int, learning_rate: float,
-               rng: np.random.Generator) -> dict[str, np.ndarray]:
-    """Train expert ``k`` of ``model`` on ``draws[k]``, one expert after the other:
+               rngs: list[np.random.Generator]) -> dict[str, np.ndarray]:
+    """Train expert ``k`` of ``model`` on ``draws[k]`` with the batches, steps and
+    noise drawn from ``rngs[k]``, one expert after the other:
     minimise ``E || eps - eps_theta(x_t, t) ||^2`` with ``t`` uniform, Adam with a
     cosine-decayed learning rate, starting from ``model``'s current weights.
 
@@ -85,7 +86,7 @@ def train_ddpm(model: ExpertCNN, draws: list[DrawFn], sched: Schedule, *, steps:
 
     losses = np.empty((model.n_experts, steps))
     seconds = np.empty(model.n_experts)
-    for k, draw in enumerate(draws):
+    for k, (draw, rng) in enumerate(zip(draws, rngs, strict=True)):
         for name, var in work.weights.items():
             var.assign(state[name][k:k + 1])
         opt.reset()

@@ -204,3 +204,20 @@ def test_density_whose_pilots_do_not_fit_is_rejected(tmp_path, capsys):
     system = {**DENSE["system"], "pilots": {"mode": "dense", "density": 0.25, "period_symbols": 4}}
     err = _validate(tmp_path, capsys, {**DENSE, "system": system})
     assert len(err) == 1 and "sweep.pilot_density[1]" in err[0] and "do not fit" in err[0], err
+
+
+def test_one_lmmse_instance_serves_every_density():
+    """Its filter cache is keyed by the system too: estimating at one density,
+    then another, gives what a fresh instance gives at the second."""
+    from simlink.campaign.data import ensure_splits, training_dataset
+    from simlink.estimators import build
+
+    scenario = dense_scenario()
+    train = training_dataset(scenario, ensure_splits(scenario, train=True))
+    H = train.H_dl[:16]
+    used = build(scenario.estimators[0]).fit(train, rng=np.random.default_rng(0))
+    for alpha in DENSITIES:
+        task = CellTask("gauss", 0, "lmmse", 10.0, 0, 0, 16, alpha)
+        obs = observe(task, frozenset({"dl_pilots"}), H, H, scenario)
+        fresh = build(scenario.estimators[0]).fit(train, rng=np.random.default_rng(0))
+        np.testing.assert_array_equal(used.estimate(obs), fresh.estimate(obs))

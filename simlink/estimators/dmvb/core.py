@@ -18,9 +18,9 @@ import tensorflow as tf
 from simlink.config import SystemCfg, stable_hash
 from simlink.estimators.base import Dataset, Estimator, Observation
 from simlink.estimators.dmvb.pilot_model import PilotModel, images_to_csi, likelihood_score
+from simlink.fileio import load_state, save_state
 from simlink.nn import (ExpertCNN, Schedule, complex_normal, from_image, posterior_sample,
                         to_image, train_ddpm)
-from simlink.fileio import load_state, save_state
 from simlink.nn.denoiser import denoise
 from simlink.paths import cache_dir
 
@@ -114,39 +114,46 @@ class DiffusionEstimator(Estimator):
     def _expert_width(self, n_envs: int) -> int:
         return self.width
 
-    def _expert(self, H: np.ndarray, width: int) -> tuple[dict[str, np.ndarray], float]:
-        """One expert of ``width`` trained on the channel images of ``H`` [n, n_bs, n_ue, n_sc].
-
-        Cached under ``cache_dir()/experts`` by content hash (the training keys,
-        the width and the data), and seeded by that hash: ``dmvb`` and
-        ``genie_dm`` share their experts, a pilot-density change or a scenario
-        that changes one environment's data retrains nothing else.
-        Output: the one-expert state and its training time in seconds
-        (measured when it was trained).
-        """
-        key = stable_hash({"width": width, "emb_dim": self.emb_dim, "n_steps": self.n_steps,
-                           "train_steps": self.train_steps, "batch_size": self.batch_size,
-                           "learning_rate": self.learning_rate,
-                           "data": hashlib.sha256(np.ascontiguousarray(H).tobytes()).hexdigest()}, 24)
-        path = cache_dir() / "experts" / f"{key}.npz"
-        state = load_state(path)
-        if state is None:
-            rng = np.random.default_rng(int(key, 16))
-            model = ExpertCNN.init(1, width, self.emb_dim, rng)
-            out = train_ddpm(model, [image_draw(H)], Schedule.linear(self.n_steps),
-                             steps=self.train_steps, batch_size=self.batch_size,
-                             learning_rate=self.learning_rate, rng=rng)
-            state = dict(model.get_state(), **{_SECONDS: out["seconds"]})
-            save_state(path, state)
-        return {k: v for k, v in state.items() if k != _SECONDS}, float(state[_SECONDS][0])
+    def _expert_key(self, H: np.ndarray, width: int) -> str:
+        """Content hash of the expert of ``width`` trained on ``H``: the training
+        keys, the width and the data."""
+        return stable_hash({"width": width, "emb_dim": self.emb_dim, "n_steps": self.n_steps,
+                            "train_steps": self.train_steps, "batch_size": self.batch_size,
+                            "learning_rate": self.learning_rate,
+                            "data": hashlib.sha256(np.ascontiguousarray(H).tobytes()).hexdigest()}, 24)
 
     def fit(self, train: Dataset, *, rng: np.random.Generator) -> "DiffusionEstimator":
-        """Train (or load) one expert per group of ``train``. ``rng`` is not
-        used: each expert is seeded by its content hash (see :meth:`_expert`)."""
+        """Train (or load) one expert per group of ``train``.
+
+        Experts are cached one by one under ``cache_dir()/experts`` by
+        :meth:`_expert_key`, and each is initialised and trained from a
+        generator seeded by that key (``rng`` is not used): ``dmvb`` and
+        ``genie_dm`` share their experts, and a pilot-density change or a
+        scenario that changes one environment's data retrains nothing else.
+        The missing experts train in one :func:`~simlink.nn.train_ddpm` call
+        (one XLA compilation). ``train_seconds_`` [K]: each expert's training
+        time, measured when it was trained.
+        """
         width = self._expert_width(len(train.env_names))
-        experts = [self._expert(g.H_dl, width) for g in self._groups(train)]
-        self.train_seconds_ = np.array([sec for _, sec in experts])
-        state = {k: np.concatenate([s[k] for s, _ in experts]) for k in experts[0][0]}
+        groups = self._groups(train)
+        keys = [self._expert_key(g.H_dl, width) for g in groups]
+        paths = [cache_dir() / "experts" / f"{key}.npz" for key in keys]
+        states = [load_state(path) for path in paths]
+        todo = [i for i, state in enumerate(states) if state is None]
+        if todo:
+            rngs = [np.random.default_rng(int(keys[i], 16)) for i in todo]
+            inits = [ExpertCNN.init(1, width, self.emb_dim, r).get_state() for r in rngs]
+            model = ExpertCNN({n: np.concatenate([s[n] for s in inits]) for n in inits[0]})
+            out = train_ddpm(model, [image_draw(groups[i].H_dl) for i in todo],
+                             Schedule.linear(self.n_steps), steps=self.train_steps,
+                             batch_size=self.batch_size, learning_rate=self.learning_rate, rngs=rngs)
+            trained = model.get_state()
+            for j, i in enumerate(todo):
+                states[i] = {n: v[j:j + 1] for n, v in trained.items()}
+                states[i][_SECONDS] = out["seconds"][j:j + 1]
+                save_state(paths[i], states[i])
+        self.train_seconds_ = np.array([float(s[_SECONDS][0]) for s in states])
+        state = {n: np.concatenate([s[n] for s in states]) for n in states[0] if n != _SECONDS}
         return self.set_state(state, train.system)
 
     def get_state(self) -> dict[str, np.ndarray]:
