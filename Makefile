@@ -1,17 +1,39 @@
 # simlink: `make demo` runs the quickstart campaign, `make test` the whole suite.
-PYTHON ?= $(shell command -v python3.11 || command -v python3)
-VENV   := .venv
+# Python 3.10 to 3.13: the newest one on PATH is used (python3.13, python3.12,
+# python3.11, python3.10, then python3 if it is one of those);
+# `make PYTHON=/path/to/python3.x` picks another, `make VENV=dir` another venv.
+
+# Runs on any Python, 2 included: prints "ok|no VERSION BASE_PREFIX", exits 1 on "no".
+PYCHECK := import sys; v = sys.version_info; ok = (3, 10) <= v[:2] <= (3, 13); print("%s %d.%d.%d %s" % ("ok" if ok else "no", v[0], v[1], v[2], getattr(sys, "base_prefix", sys.prefix))); sys.exit(not ok)
+ifeq ($(origin PYTHON),undefined)
+PYTHON := $(shell for c in python3.13 python3.12 python3.11 python3.10 python3; do \
+            $$c -c '$(PYCHECK)' >/dev/null 2>&1 && { command -v $$c; exit; }; done)
+endif
+VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
+PYID   := $(VENV)/.python
 
-.PHONY: venv demo test schema bench clean
+# Expanded only by the recipes that need them.
+PY_OUT = $(if $(PYTHON),$(shell $(PYTHON) -c '$(PYCHECK)' 2>/dev/null))
+PY_ERR = simlink needs Python 3.10, 3.11, 3.12 or 3.13, $(if $(PYTHON),$(if $(PY_OUT),and $(PYTHON) is Python $(word 2,$(PY_OUT)),and $(PYTHON) was not found or does not run),and none of python3.13 python3.12 python3.11 python3.10 python3 on PATH is one): install one or point make at it with make PYTHON=/path/to/python3.13
+
+.PHONY: venv demo test schema bench clean FORCE
 
 venv: $(STAMP)
 
-# Re-installs only when pyproject.toml changes: a second `make venv` takes seconds.
-$(STAMP): pyproject.toml
-	@$(PYTHON) -c 'import sys; assert sys.version_info[:2] == (3, 11), "simlink needs Python 3.11"'
-	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+# "VERSION PREFIX" of the interpreter, rewritten only when it changes: a new
+# interpreter rebuilds the venv below, the same one leaves it alone.
+$(PYID): FORCE
+	$(if $(filter ok,$(firstword $(PY_OUT))),,$(error $(PY_ERR)))
+	@mkdir -p $(VENV); echo '$(wordlist 2,3,$(PY_OUT))' | cmp -s - $@ || echo '$(wordlist 2,3,$(PY_OUT))' > $@
+
+# Re-installs only when pyproject.toml or the interpreter changes: a second
+# `make venv` takes about a second.
+$(STAMP): pyproject.toml $(PYID)
+	@if [ "$$($(BIN)/python -c '$(PYCHECK)' 2>/dev/null)" != "$(PY_OUT)" ]; then \
+	  echo "$(VENV): creating it with $(PYTHON) (Python $(word 2,$(PY_OUT)))"; \
+	  $(PYTHON) -m venv --clear $(VENV) && echo '$(wordlist 2,3,$(PY_OUT))' > $(PYID); fi
 	$(BIN)/pip install -q --upgrade pip
 	$(BIN)/pip install -q -e '.[ray,test]'
 	touch $(STAMP)

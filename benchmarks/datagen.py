@@ -24,7 +24,8 @@ import time
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
-from simlink.config import CdlEnv, SystemCfg  # noqa: E402
+from simlink.channels import CdlEnv  # noqa: E402
+from simlink.system import SystemCfg  # noqa: E402
 
 DRAWS = 1000
 ENV = CdlEnv(name="cdl-c", kind="cdl", model="C", delay_spread_s=100e-9)

@@ -26,9 +26,11 @@ import time
 import numpy as np
 
 from simlink.channels import gaussian_covariances, generate
-from simlink.config import GaussianEnv, SystemCfg
-from simlink.estimators import Dataset, Observation
-from simlink.estimators.dmvb import PILOT_GRID_KEY, dense_pilot_grid, receive
+from simlink.channels import GaussianEnv
+from simlink.system import SystemCfg
+from simlink.channels.dataset import Dataset
+from simlink.observation import observe
+from simlink.observation.grid import dense_pilot_grid
 from simlink.estimators.dmvb.dmvb import Dmvb
 from simlink.estimators.dmvb.genie_dm import GenieDm
 from simlink.estimators.dmvb.standard_dm import StandardDm
@@ -110,24 +112,24 @@ def main() -> None:
           f"{'genie':>7} {'gap':>6} {'phi ok':>6} {'iters':>5} {'ratio':>5}")
     for k, env in enumerate(envs):
         H = data[k][a.n_train:]
-        obs = Observation(system=system, noise_var=nv, batch_size=len(H),
-                          y_pilots=receive(H, grid, nv, np.random.default_rng(7 + k)),
-                          env_id=np.full(len(H), k, np.int32), extras={PILOT_GRID_KEY: grid})
+        obs = observe(H, H, system, a.snr_db, ("dl_pilots", "env_id"), 7 + k, env_index=k,
+                      pilot_grid=grid)
 
         def nmse(est) -> float:
-            return db(np.sum(np.abs(est.estimate(obs) - H) ** 2) / np.sum(np.abs(H) ** 2))
+            return db(np.sum(np.abs(est.estimate(obs).H - H) ** 2) / np.sum(np.abs(H) ** 2))
 
         row = {"environment": env.name, "lmmse": db(closed_form_nmse(env, system, grid[:, :, 0], nv)),
                "rls": nmse(RLS()), "lasso": nmse(Lasso()), "standard_dm": nmse(std),
                "dmvb": nmse(dmvb), "genie_dm": nmse(genie)}
-        row["phi_correct"] = float(np.mean(np.argmax(dmvb.phi_, axis=1) == k))
-        row["n_outer"] = dmvb.n_outer_
+        result, n_outer = dmvb.infer(obs)
+        row["phi_correct"] = float(np.mean(np.argmax(result.diagnostics["phi"], axis=1) == k))
+        row["n_outer"] = n_outer
         # side-by-side timing, interleaved so load changes hit both alike
         t_vb, t_std = [], []
         for _ in range(a.reps):
             t = time.perf_counter()
             dmvb.estimate(obs)
-            t_vb.append((time.perf_counter() - t) / dmvb.n_outer_)
+            t_vb.append((time.perf_counter() - t) / n_outer)
             t = time.perf_counter()
             std.estimate(obs)
             t_std.append(time.perf_counter() - t)

@@ -27,7 +27,7 @@ from typing import Callable
 import numpy as np
 import tensorflow as tf
 
-from simlink.config import SystemCfg
+from simlink.system import SystemCfg
 from simlink.link.chain import LinkCfg, link_chain, simulate_link
 from simlink.link.reference import SionnaDownlink, cdl_downlink_channel
 

@@ -1,8 +1,11 @@
 """simlink: link-level simulation of FDD MIMO-OFDM channel acquisition."""
-import os as _os
+from simlink._tf_logging import quiet_tensorflow as _quiet_tensorflow
 
-_os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+# First of all: TensorFlow prints its start-up lines while it is imported,
+# and worker processes import it through this package too.
+_quiet_tensorflow()
 
+from simlink import channels  # noqa: E402
 from simlink.config import load_scenario  # noqa: E402
 
 __version__ = "0.1.0"
@@ -14,4 +17,4 @@ def run(scenario, out=None, **kwargs):
     return _run(scenario, out=out, **kwargs)
 
 
-__all__ = ["load_scenario", "run", "__version__"]
+__all__ = ["channels", "load_scenario", "run", "__version__"]

@@ -6,7 +6,6 @@ traceback.
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from pathlib import Path
 from typing import Sequence
@@ -14,9 +13,6 @@ from typing import Sequence
 from simlink.config import Scenario, ScenarioError, load_scenario
 
 EXIT_USAGE = 2
-
-ENVIRONMENT_KINDS = ("cdl", "tdl", "umi", "uma", "rma", "gaussian", "file")
-
 
 class CliError(Exception):
     """A user-facing failure: its lines are printed and the exit code is 2."""
@@ -27,14 +23,12 @@ class CliError(Exception):
 
 
 def scenario_problems(scenario: Scenario) -> list[str]:
-    """Problems the schema cannot see alone: ``file`` environments whose data
-    do not fit the system (read lazily: only these need the file)."""
-    problems = []
-    for i, env in enumerate(scenario.environments):
-        if env.kind == "file":
-            from simlink.channels import check_file_env
-            problems += [f"environments[{i}]: {p}" for p in check_file_env(env, scenario.system)]
-    return problems
+    """Problems the schema cannot see alone: environments whose data do not
+    fit the system (e.g. a ``file`` environment's file, read only here)."""
+    from simlink.channels import check_environment
+
+    return [f"environments[{i}]: {p}" for i, env in enumerate(scenario.environments)
+            for p in check_environment(env, scenario.system)]
 
 
 def _load(path: str) -> Scenario:
@@ -63,13 +57,21 @@ def cmd_validate(args: argparse.Namespace) -> int:
 
 
 def cmd_list(args: argparse.Namespace) -> int:
-    from simlink.estimators import REGISTRY
-    print("environments: " + ", ".join(ENVIRONMENT_KINDS))
-    print("estimators:")
-    for kind, cls in sorted(REGISTRY.items()):
-        doc = (cls.__doc__ or "").strip().splitlines()[0] if cls.__doc__ else ""
-        needs = ",".join(sorted(cls.requires))
-        print(f"  {kind:<14} [{needs}] {doc}")
+    from simlink.catalog import describe, listing
+
+    if args.plugins:
+        from simlink.config import load_plugins
+        try:
+            load_plugins(args.plugins)
+        except Exception as exc:  # noqa: BLE001 - any import failure is the user's file
+            raise CliError([f"--plugin: cannot import: {type(exc).__name__}: {exc}"]) from None
+    if args.kind is None:
+        print(listing())
+        return 0
+    try:
+        print(describe(args.kind), end="")
+    except KeyError as exc:
+        raise CliError([exc.args[0]]) from None
     return 0
 
 
@@ -87,20 +89,21 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 def cmd_run(args: argparse.Namespace) -> int:
     from simlink.campaign import run
-    from simlink.campaign.report import summary_table
+    from simlink.campaign.report import summary_table, terminal_width
     scenario = _load(args.scenario)
     out = args.out or str(Path("runs") / scenario.name)
     df = run(scenario, out=out, smoke=args.smoke, resume=args.resume, backend=args.backend,
              workers=args.workers, seed=args.seed, quiet=args.quiet, address=args.address)
     if not args.quiet:
-        print(summary_table(df))
-        print(f"results, manifest and plots in {out}/")
+        print(summary_table(df, terminal_width()))
+        print(f"\nevery column in {Path(out) / 'results.csv'}; manifest and plots in {out}/")
     return 0
 
 
 def cmd_report(args: argparse.Namespace) -> int:
     from simlink.campaign import report
     report(args.dir)
+    print(f"\nevery column in {Path(args.dir) / 'results.csv'}; plots in {Path(args.dir) / 'plots'}/")
     return 0
 
 
@@ -112,7 +115,11 @@ def build_parser() -> argparse.ArgumentParser:
     v.add_argument("files", nargs="+")
     v.set_defaults(func=cmd_validate)
 
-    sub.add_parser("list", help="registered environment kinds and estimators").set_defaults(func=cmd_list)
+    ls = sub.add_parser("list", help="registered environment and estimator kinds with their keys")
+    ls.add_argument("kind", nargs="?", help="show one kind in full")
+    ls.add_argument("--plugin", dest="plugins", action="append", default=[],
+                    help="a Python file or module registering more kinds (repeatable)")
+    ls.set_defaults(func=cmd_list)
 
     for name, func, hlp in (("datagen", cmd_datagen, "generate the channel datasets"),
                             ("train", cmd_train, "fit every estimator (cached)")):
@@ -152,8 +159,9 @@ def _user_errors() -> tuple[type[BaseException], ...]:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     args = build_parser().parse_args(argv)
+    from simlink import progress
+    progress.set_quiet(getattr(args, "quiet", False))
     if getattr(args, "workers", None) is not None and args.workers < 1:
         print("--workers: must be at least 1", file=sys.stderr)
         return EXIT_USAGE

@@ -1,360 +1,33 @@
 """Scenario schema: the single source of truth for scenario YAML files.
 
-Every model is frozen and forbids unknown keys. Environments and estimators
-are ``kind``-tagged unions; an estimator's keys (other than ``name`` and
-``kind``) are exactly the keyword arguments of its registered class.
-``scenarios/schema.json`` is exported from :class:`Scenario`.
+Every model is frozen and forbids unknown keys. The ``system:`` section is
+:mod:`simlink.system`, ``link:`` is :mod:`simlink.link.config`. The
+kind-tagged unions of ``environments:`` and ``estimators:`` are assembled from
+the environment and estimator registries (:data:`simlink.channels.ENVIRONMENTS`,
+:data:`simlink.estimators.REGISTRY`): a method declares its keys, and what it
+needs of the system, next to its own class. A scenario's ``plugins:`` names
+Python files (or modules) that register more kinds; they are imported before
+the rest of the scenario is validated, and again in every worker process.
+``scenarios/schema.json`` is exported from :func:`scenario_model`.
 """
 from __future__ import annotations
 
 import hashlib
+import importlib
+import importlib.util
 import json
+import sys
 from pathlib import Path
-from typing import Annotated, Any, Literal, Union
+from typing import Annotated, Any, Union
 
 import yaml
-from pydantic import (AfterValidator, BaseModel, ConfigDict, Field, ValidationError,
-                      field_validator, model_validator)
-
-PosInt = Annotated[int, Field(gt=0)]
-NonNegInt = Annotated[int, Field(ge=0)]
-PosFloat = Annotated[float, Field(gt=0)]
-NonNegFloat = Annotated[float, Field(ge=0)]
-#: a pilot density ``alpha = Np / Nt`` of a sweep: in (0, 1]
-Density = Annotated[float, Field(gt=0, le=1)]
-
-
-class Model(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-
-# ---------------------------------------------------------------- arrays
-class UlaArray(Model):
-    """Uniform linear array of ``n`` elements (x2 ports when dual-polarised)."""
-    kind: Literal["ula"]
-    n: PosInt
-    polarization: Literal["single", "dual"] = "single"
-    spacing_wavelengths: PosFloat = 0.5  # at the UL carrier: physical spacing is fixed
-
-    @property
-    def rows(self) -> int:
-        return 1
-
-    @property
-    def cols(self) -> int:
-        return self.n
-
-
-class UpaArray(Model):
-    """Uniform planar array ``rows x cols`` (x2 ports when dual-polarised)."""
-    kind: Literal["upa"]
-    rows: PosInt
-    cols: PosInt
-    polarization: Literal["single", "dual"] = "single"
-    spacing_wavelengths: PosFloat = 0.5
-
-
-ArrayCfg = Annotated[Union[UlaArray, UpaArray], Field(discriminator="kind")]
-
-
-def n_ports(array: UlaArray | UpaArray) -> int:
-    """Number of antenna ports of an array (elements x polarisations)."""
-    return array.rows * array.cols * (2 if array.polarization == "dual" else 1)
-
-
-# ---------------------------------------------------------------- system
-class PilotCfg(Model):
-    """Downlink CSI-RS-like pilots.
-
-    ``mode: comb``: ports are frequency-multiplexed ``comb`` at a time on one
-    OFDM symbol (port ``p`` on subcarriers ``k = p mod comb``), so
-    ``ceil(n_bs / comb)`` OFDM symbols carry pilots. ``mode: dense``: the flat
-    MIMO pilot model ``Y = H X + N`` on every subcarrier, ``X`` a QPSK matrix
-    of ``Np = max(1, round(density * n_bs))`` pilot symbols (pilot density
-    ``alpha = Np / n_bs``; non-orthogonal when ``Np < n_bs``). Pilots recur
-    once per CSI period of ``period_symbols`` OFDM symbols, which sets the
-    overhead ``rho``.
-    """
-    mode: Literal["comb", "dense"] = "comb"
-    comb: PosInt = 4
-    density: PosFloat = 1.0
-    period_symbols: PosInt = 56
-
-
-class SystemCfg(Model):
-    fc_ul_hz: PosFloat
-    fc_dl_hz: PosFloat
-    subcarrier_spacing_hz: PosFloat = 30e3
-    n_subcarriers_ul: PosInt
-    n_subcarriers_dl: PosInt
-    bs_array: ArrayCfg
-    ue_array: ArrayCfg = Field(default_factory=lambda: UlaArray(kind="ula", n=1))
-    pilots: PilotCfg = PilotCfg()
-
-    @property
-    def n_bs(self) -> int:
-        return n_ports(self.bs_array)
-
-    @property
-    def n_ue(self) -> int:
-        return n_ports(self.ue_array)
-
-    @property
-    def duplex_gap_hz(self) -> float:
-        return self.fc_dl_hz - self.fc_ul_hz
-
-    @property
-    def n_pilot_symbols(self) -> int:
-        if self.pilots.mode == "dense":
-            return max(1, round(self.pilots.density * self.n_bs))
-        return -(-self.n_bs // self.pilots.comb)
-
-    @property
-    def pilot_overhead(self) -> float:
-        """Fraction ``rho`` of DL resource elements spent on pilots."""
-        if self.pilots.mode == "dense":
-            return self.n_pilot_symbols / self.pilots.period_symbols
-        pilot_res = self.n_bs * (self.n_subcarriers_dl // self.pilots.comb)
-        return pilot_res / (self.pilots.period_symbols * self.n_subcarriers_dl)
-
-    @model_validator(mode="after")
-    def _pilots_fit(self) -> "SystemCfg":
-        comb = self.pilots.comb
-        if self.pilots.mode == "comb" and self.n_subcarriers_dl % comb:
-            raise ValueError(f"pilots.comb={comb} must divide n_subcarriers_dl="
-                             f"{self.n_subcarriers_dl}: pilots do not fit the grid")
-        if self.n_pilot_symbols > self.pilots.period_symbols:
-            raise ValueError(f"pilots need {self.n_pilot_symbols} OFDM symbols for "
-                             f"{self.n_bs} ports but period_symbols="
-                             f"{self.pilots.period_symbols}: pilots do not fit the grid")
-        return self
-
-
-# ---------------------------------------------------------------- environments
-class EnvBase(Model):
-    name: str = Field(min_length=1)
-    #: training samples of this environment (default: sweep.n_train), e.g. a data-scarce one
-    n_train: NonNegInt | None = None
-
-
-class CdlEnv(EnvBase):
-    kind: Literal["cdl"]
-    model: Literal["A", "B", "C", "D", "E"]
-    delay_spread_s: PosFloat = 100e-9
-    speed_mps: NonNegFloat = 0.0
-
-
-class TdlEnv(EnvBase):
-    kind: Literal["tdl"]
-    model: Literal["A", "B", "C", "D", "E", "A30", "B100", "C300"]
-    delay_spread_s: PosFloat = 100e-9
-    speed_mps: NonNegFloat = 0.0
-    correlation: Literal["low", "medium", "high"] = "low"
-
-
-class _SystemLevelEnv(EnvBase):
-    los: bool = False
-    speed_mps: NonNegFloat = 0.833  # 3 km/h
-    indoor_probability: Annotated[float, Field(ge=0, le=1)] = 0.0
-    min_bs_ut_dist_m: PosFloat | None = None
-    isd_m: PosFloat | None = None
-
-
-class UmiEnv(_SystemLevelEnv):
-    kind: Literal["umi"]
-
-
-class UmaEnv(_SystemLevelEnv):
-    kind: Literal["uma"]
-
-
-class RmaEnv(_SystemLevelEnv):
-    kind: Literal["rma"]
-
-
-class GaussianEnv(EnvBase):
-    """Correlated Rayleigh with a known covariance (DESIGN.md law 7).
-
-    Taps ``l`` with delays ``delays_s`` and powers ``powers`` (normalised to
-    sum 1); each tap carries an independent spatially correlated vector with
-    ``R_bs (x) R_ue``. The DL tap equals ``c * exp(-j 2 pi df tau_l)`` times
-    the UL tap plus an independent part of power ``1 - c^2``, where
-    ``c = ul_dl_correlation``.
-    """
-    kind: Literal["gaussian"]
-    spatial: Literal["exponential", "one_ring", "iid"] = "exponential"
-    bs_correlation: Annotated[float, Field(ge=0, lt=1)] = 0.7   # exponential coefficient
-    ue_correlation: Annotated[float, Field(ge=0, lt=1)] = 0.0
-    angle_spread_deg: Annotated[float, Field(gt=0, le=180)] = 10.0  # one-ring
-    mean_angle_deg: Annotated[float, Field(ge=-90, le=90)] = 0.0
-    delays_s: list[NonNegFloat] = Field(default_factory=lambda: [0.0, 50e-9, 150e-9, 400e-9])
-    powers: list[PosFloat] = Field(default_factory=lambda: [0.5, 0.25, 0.15, 0.1])
-    ul_dl_correlation: Annotated[float, Field(ge=0, le=1)] = 1.0
-
-    @model_validator(mode="after")
-    def _pdp(self) -> "GaussianEnv":
-        if len(self.delays_s) != len(self.powers):
-            raise ValueError(f"delays_s has {len(self.delays_s)} taps but powers has "
-                             f"{len(self.powers)}")
-        return self
-
-
-class FileEnv(EnvBase):
-    """Measured CSI from HDF5/NPZ/MAT: an array ``frames x antennas x subcarriers``
-    (or ``frames x antennas x ue_antennas x subcarriers``); subcarriers
-    ``[ul_offset, ul_offset + n_ul)`` form the UL band and
-    ``[dl_offset, dl_offset + n_dl)`` the DL band (default: right after the UL band)."""
-    kind: Literal["file"]
-    path: str
-    dataset: str = "H"
-    ul_offset: NonNegInt = 0
-    dl_offset: NonNegInt | None = None     # default: right after the UL band
-
-    @field_validator("path")
-    @classmethod
-    def _exists(cls, v: str) -> str:
-        if not Path(v).expanduser().is_file():
-            raise ValueError(f"file not found: {v}")
-        if Path(v).suffix.lower() not in {".h5", ".hdf5", ".npz", ".mat"}:
-            raise ValueError(f"unsupported file type {Path(v).suffix!r} (use .h5, .npz or .mat)")
-        return v
-
-
-EnvCfg = Annotated[Union[CdlEnv, TdlEnv, UmiEnv, UmaEnv, RmaEnv, GaussianEnv, FileEnv],
-                   Field(discriminator="kind")]
-
-
-# ---------------------------------------------------------------- estimators
-class EstBase(Model):
-    name: str = Field(min_length=1)
-
-    def params(self) -> dict[str, Any]:
-        """The class keyword arguments (every key but ``name`` and ``kind``)."""
-        return self.model_dump(exclude={"name", "kind"})
-
-
-class PerfectEst(EstBase):
-    kind: Literal["perfect"]
-
-
-class NoEstimationEst(EstBase):
-    kind: Literal["no_estimation"]
-
-
-class LsEst(EstBase):
-    kind: Literal["ls"]
-    interpolation: Literal["nearest", "linear"] = "linear"
-
-
-class LmmseEst(EstBase):
-    kind: Literal["lmmse"]
-    covariance: Literal["environment", "global"] = "environment"
-    domain: Literal["frequency", "full"] = "frequency"
-
-
-class CodebookEst(EstBase):
-    kind: Literal["codebook"]
-    n1: PosInt | None = None     # default: the BS array's columns
-    n2: PosInt | None = None     # default: the BS array's rows
-    o1: PosInt = 4
-    o2: PosInt = 4
-    subband_size: PosInt | None = None   # in subcarriers; None: wideband PMI
-    gain_bits: NonNegInt = 4
-    interpolation: Literal["nearest", "linear"] = "linear"
-
-
-class _DiffusionEst(EstBase):
-    """Keys shared by the diffusion estimators (``simlink.estimators.dmvb``)."""
-    emb_dim: Annotated[int, Field(gt=0, multiple_of=2)] = 32   # sinusoidal time embedding
-    n_steps: Annotated[int, Field(ge=25)] = 100   # diffusion steps T (linear schedule)
-    train_steps: PosInt = 4000     # Adam steps per expert
-    batch_size: PosInt = 128
-    learning_rate: PosFloat = 1e-3
-    zeta: PosFloat = 4.0           # likelihood-score weight (> 1 favours the measurement)
-    #: sampler start: "rls" = scaled regularised-LS estimate at the step whose noise
-    #: level matches its error (fewer steps, robust); "noise" = pure noise at T
-    start: Literal["rls", "noise"] = "rls"
-    seed: NonNegInt = 0            # sampler start noise and VB noise draws
-
-
-class DmvbEst(_DiffusionEst):
-    kind: Literal["dmvb"]
-    width: PosInt = 32             # expert CNN width C
-    gamma0: PosFloat = 1.0         # Dirichlet prior concentration
-    max_outer: PosInt = 5          # VB outer iterations at most
-    tol: PosFloat = 1e-3           # stop when max |phi - phi_prev| < tol
-    n_elbo_steps: PosInt = 5       # sub-sampled steps of the ELBO term
-    dc_level: Annotated[float, Field(ge=0, le=1)] = 0.2   # re-noise step tau / (T - 1)
-    lambda_dc: NonNegFloat = 1.0   # weight of the data-consistency term
-
-
-class StandardDmEst(_DiffusionEst):
-    kind: Literal["standard_dm"]
-    width: PosInt | None = None    # None: sqrt(K) x 32, about K x the parameters of an expert
-
-
-class GenieDmEst(_DiffusionEst):
-    kind: Literal["genie_dm"]
-    width: PosInt = 32
-
-
-class RlsEst(EstBase):
-    kind: Literal["rls"]
-    lam: NonNegFloat | None = None   # None: the noise variance
-
-
-class LassoEst(EstBase):
-    kind: Literal["lasso"]
-    lam: NonNegFloat = 1.0           # threshold in noise standard deviations
-    n_iter: PosInt = 200
-
-
-#: estimators built on per-port orthogonal (comb) pilots and Sionna's LS estimator
-COMB_PILOT_KINDS = frozenset({"ls", "codebook"})
-
-EstCfg = Annotated[Union[PerfectEst, NoEstimationEst, LsEst, LmmseEst, CodebookEst,
-                         DmvbEst, StandardDmEst, GenieDmEst, RlsEst, LassoEst],
-                   Field(discriminator="kind")]
-
-
-# ---------------------------------------------------------------- link level
-class LinkCfg(Model):
-    """Coded downlink transmission (the scenario's optional ``link:`` section)."""
-    name: str | None = None                               # results label; default e.g. "16qam-r0.5"
-    num_bits_per_symbol: Literal[2, 4, 6, 8] = 4          # QPSK, 16-, 64-, 256-QAM
-    code_rate: Annotated[float, Field(gt=0, lt=1)] = 0.5
-    num_ofdm_symbols: PosInt = 14                         # one slot
-    dmrs_symbols: tuple[NonNegInt, ...] = (2, 11)         # OFDM symbols carrying DMRS
-    precoder: Literal["mrt", "zf", "rzf"] = "mrt"
-    #: UE-side estimate of the precoded channel: genie, LS on the DMRS
-    #: (linear in frequency, averaged over the DMRS symbols because the
-    #: channel is constant over the slot) or LMMSE interpolation.
-    ue_estimator: Literal["perfect", "ls", "lmmse"] = "ls"
-    #: RMS delay spread of the exponential power-delay profile the UE's LMMSE
-    #: interpolator is designed for (the UE does not know the true statistics).
-    lmmse_delay_spread_s: PosFloat = 100e-9
-    num_bp_iter: PosInt = 20                              # LDPC decoder iterations
-    batch_size: PosInt = 64                               # slots per compiled call
-    max_batches: PosInt = 100
-    target_block_errors: PosInt = 100
-    #: Bit error probability of the binary symmetric feedback channel
-    #: (:func:`simlink.link.bsc.bsc`), applied by the campaign runner between a
-    #: feedback method's encoder and decoder; 0 is an error-free feedback link.
-    feedback_ber: Annotated[float, Field(ge=0, le=0.5)] = 0.0
-
-    @property
-    def label(self) -> str:
-        return self.name or f"{2 ** self.num_bits_per_symbol}qam-r{self.code_rate:.3g}"
-
-    @model_validator(mode="after")
-    def _dmrs_fit(self) -> "LinkCfg":
-        d = self.dmrs_symbols
-        if not d or len(set(d)) != len(d) or max(d) >= self.num_ofdm_symbols:
-            raise ValueError(f"dmrs_symbols={list(d)} must be distinct OFDM symbol indices "
-                             f"below num_ofdm_symbols={self.num_ofdm_symbols}")
-        if len(d) == self.num_ofdm_symbols:
-            raise ValueError("dmrs_symbols leave no OFDM symbol for data")
-        return self
+from pydantic import (AfterValidator, Field, ValidationError, create_model, model_validator)
+
+from simlink.channels import ENVIRONMENTS, EnvBase
+from simlink.estimators import REGISTRY, EstBase, build
+from simlink.hashing import stable_hash
+from simlink.link.config import LinkCfg
+from simlink.system import Density, Model, NonNegInt, PosInt, SystemCfg, with_density
 
 
 # ---------------------------------------------------------------- sweep / scenario
@@ -396,11 +69,16 @@ class MetricsCfg(Model):
 
 
 class Scenario(Model):
+    """A scenario file. Its ``environments`` and ``estimators`` entries are
+    validated against the registered kinds by the subclass
+    :func:`scenario_model` builds; use :func:`parse_scenario` / :func:`load_scenario`."""
     name: str = Field(min_length=1, pattern=r"^[A-Za-z0-9_.-]+$")
     seed: NonNegInt = 0
+    #: Python files (absolute, or relative to the scenario file) or module names registering more kinds
+    plugins: list[str] = Field(default_factory=list)
     system: SystemCfg
-    environments: list[EnvCfg] = Field(min_length=1)
-    estimators: list[EstCfg] = Field(min_length=1)
+    environments: list[EnvBase] = Field(min_length=1)
+    estimators: list[EstBase] = Field(min_length=1)
     sweep: SweepCfg
     smoke: SmokeCfg = SmokeCfg()
     metrics: MetricsCfg = MetricsCfg()
@@ -454,21 +132,16 @@ class Scenario(Model):
 
     @model_validator(mode="after")
     def _estimators_fit_system(self) -> "Scenario":
-        """Cross-checks between an estimator's keys and the system it runs on."""
-        bs, n_sc = self.system.bs_array, self.system.n_subcarriers_dl
-        for i, est in enumerate(self.estimators):
-            needs_comb = est.kind in COMB_PILOT_KINDS or (est.kind == "lmmse" and est.domain == "frequency")
-            if needs_comb and self.system.pilots.mode != "comb":
-                raise ValueError(f"estimators[{i}].kind: {est.kind} needs system.pilots.mode: comb "
-                                 f"(orthogonal per-port pilots), not {self.system.pilots.mode}")
-            if est.kind == "codebook":
-                n1, n2 = est.n1 or bs.cols, est.n2 or bs.rows
-                if n1 * n2 != bs.rows * bs.cols:
-                    raise ValueError(f"estimators[{i}].n1: N1 x N2 = {n1} x {n2} does not match "
-                                     f"the {bs.rows} x {bs.cols} BS array")
-                if est.subband_size and n_sc % est.subband_size:
-                    raise ValueError(f"estimators[{i}].subband_size: {est.subband_size} does not "
-                                     f"divide n_subcarriers_dl={n_sc}")
+        """What each estimator needs of the system and the environments (declared by its class)."""
+        kinds = {env.kind for env in self.environments}
+        for i, cfg in enumerate(self.estimators):
+            est = build(cfg)
+            for key, msg in est.system_problems(self.system):
+                raise ValueError(f"estimators[{i}].{key}: {msg}")
+            wanted = type(est).environment_kinds
+            if wanted is not None and not kinds <= wanted:
+                raise ValueError(f"estimators[{i}].kind: {cfg.kind} works on environment kinds "
+                                 f"{sorted(wanted)}, not {sorted(kinds - wanted)}")
         return self
 
     def smoke_version(self) -> "Scenario":
@@ -489,22 +162,14 @@ class Scenario(Model):
         for section in ("sweep", "smoke"):
             if data[section].get("pilot_density") is None:
                 data[section].pop("pilot_density", None)
+        if not data["plugins"]:
+            del data["plugins"]
         return stable_hash(data)
 
-
-def with_density(system: SystemCfg, density: float | None) -> SystemCfg:
-    """``system`` with ``pilots.density`` replaced by ``density`` (validated
-    again: the pilots must still fit); ``system`` itself when ``density`` is None."""
-    if density is None:
-        return system
-    pilots = system.pilots.model_copy(update={"density": float(density)})
-    return SystemCfg.model_validate({**system.model_dump(), "pilots": pilots.model_dump()})
-
-
-def stable_hash(obj: Any, n: int = 16) -> str:
-    """Hex digest of a JSON-serialisable object, independent of key order."""
-    blob = json.dumps(obj, sort_keys=True, separators=(",", ":"), default=str)
-    return hashlib.sha256(blob.encode()).hexdigest()[:n]
+    def __reduce__(self):
+        # Rebuilt from plain data in the receiving process, after its plugins
+        # are imported there (the tagged unions are classes built at run time).
+        return (_from_json, (self.model_dump(mode="json"),))
 
 
 # ---------------------------------------------------------------- loading
@@ -532,12 +197,91 @@ def _loc(loc: tuple, data: Any) -> str:
     return out or "<root>"
 
 
+def _tagged_union(models: list[type[Model]]) -> Any:
+    return Annotated[Union[tuple(models)], Field(discriminator="kind")]
+
+
+_MODELS: dict[tuple, type[Scenario]] = {}
+
+
+def scenario_model() -> type[Scenario]:
+    """The :class:`Scenario` subclass whose ``environments`` / ``estimators`` are
+    the tagged unions of the kinds registered now (rebuilt when a plugin adds one)."""
+    key = (tuple((k, id(m)) for k, (m, _) in sorted(ENVIRONMENTS.items())),
+           tuple((k, id(c)) for k, c in sorted(REGISTRY.items())))
+    if key not in _MODELS:
+        envs = _tagged_union([model for _, (model, _) in sorted(ENVIRONMENTS.items())])
+        ests = _tagged_union([cls.Config for _, cls in sorted(REGISTRY.items())])
+        _MODELS[key] = create_model("Scenario", __base__=Scenario, __module__=__name__,
+                                    environments=(list[envs], Field(min_length=1)),
+                                    estimators=(list[ests], Field(min_length=1)))
+    return _MODELS[key]
+
+
+def load_plugins(plugins: list[str]) -> None:
+    """Import every plugin (a ``.py`` file path or a module name) once per process.
+
+    A file is imported as module ``simlink_plugin_<hash of its path>``, the
+    same name in every process, so that its classes pickle.
+    """
+    for plugin in plugins:
+        if not plugin.endswith(".py"):
+            importlib.import_module(plugin)
+            continue
+        path = Path(plugin).resolve()
+        name = "simlink_plugin_" + hashlib.sha256(str(path).encode()).hexdigest()[:12]
+        if name in sys.modules:
+            continue
+        spec = importlib.util.spec_from_file_location(name, path)
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[name] = module
+        try:
+            spec.loader.exec_module(module)
+        except BaseException:
+            del sys.modules[name]
+            raise
+
+
+def _plugin_problems(data: dict, source: str) -> list[str]:
+    """Resolve ``plugins`` against the scenario's folder, import them, and say what failed."""
+    plugins = data.get("plugins", [])
+    if not isinstance(plugins, list) or not all(isinstance(p, str) for p in plugins):
+        return [f"{source}: plugins: expected a list of file paths or module names"]
+    base = Path(source).parent if source != "<scenario>" else Path.cwd()
+    resolved = [str((base / p).resolve()) if p.endswith(".py") else p for p in plugins]
+    problems = []
+    for i, plugin in enumerate(resolved):
+        if plugin.endswith(".py") and not Path(plugin).is_file():
+            problems.append(f"{source}: plugins[{i}]: file not found: {plugins[i]}")
+            continue
+        try:
+            load_plugins([plugin])
+        except Exception as exc:  # noqa: BLE001 - any import failure is the user's file
+            problems.append(f"{source}: plugins[{i}]: cannot import {plugins[i]}: "
+                            f"{type(exc).__name__}: {exc}")
+    data["plugins"] = resolved
+    return problems
+
+
+def _from_json(data: dict) -> Scenario:
+    load_plugins(data.get("plugins", []))
+    return scenario_model().model_validate(data)
+
+
 def parse_scenario(data: Any, source: str = "<scenario>") -> Scenario:
+    """Validate scenario ``data`` (the parsed YAML) read from ``source``.
+
+    Raises :class:`ScenarioError` with one line per problem, naming the field.
+    """
     if not isinstance(data, dict):
         kind = "empty" if data is None else type(data).__name__
         raise ScenarioError([f"{source}: expected a mapping at the top level, got {kind}"])
+    data = dict(data)
+    problems = _plugin_problems(data, source)
+    if problems:
+        raise ScenarioError(problems)
     try:
-        return Scenario.model_validate(data)
+        return scenario_model().model_validate(data)
     except ValidationError as exc:
         problems = []
         for err in exc.errors():
@@ -567,4 +311,5 @@ def load_scenario(path: str | Path) -> Scenario:
 
 
 def schema_json() -> str:
-    return json.dumps(Scenario.model_json_schema(), indent=2, sort_keys=True) + "\n"
+    """The JSON schema of scenario files with the built-in kinds (``scenarios/schema.json``)."""
+    return json.dumps(scenario_model().model_json_schema(), indent=2, sort_keys=True) + "\n"

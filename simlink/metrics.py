@@ -17,7 +17,7 @@ import math
 
 import numpy as np
 
-from simlink.config import SystemCfg, UlaArray, UpaArray
+from simlink.system import SystemCfg, UlaArray, UpaArray
 
 Z95 = 1.959963984540054   # two-sided 95% normal quantile
 _DB = 10.0 / np.log(10.0)  # d(10 log10 x) / d(ln x)

@@ -10,6 +10,7 @@ import yaml
 
 from simlink.cli import main
 from simlink.config import load_scenario, schema_json
+pytestmark = pytest.mark.fast
 
 ROOT = Path(__file__).resolve().parents[1]
 SCENARIOS = sorted((ROOT / "scenarios").glob("*.yaml"))

@@ -3,7 +3,8 @@ import numpy as np
 import pytest
 
 from simlink import metrics
-from simlink.config import SystemCfg, UlaArray, UpaArray
+from simlink.system import SystemCfg, UlaArray, UpaArray
+pytestmark = pytest.mark.fast
 
 
 def cn(rng, shape, var=1.0):

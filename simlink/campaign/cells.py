@@ -18,7 +18,15 @@ import numpy as np
 
 from simlink import metrics
 from simlink.campaign.errors import CampaignError
-from simlink.config import Scenario, SystemCfg, stable_hash, with_density
+from simlink.config import Scenario
+
+
+#: link-level counts a cell keeps from the coded chain (merged by summation)
+from simlink.hashing import stable_hash
+
+
+#: link-level counts a cell keeps from the coded chain (merged by summation)
+from simlink.system import SystemCfg, with_density
 
 
 #: link-level counts a cell keeps from the coded chain (merged by summation)
@@ -47,7 +55,7 @@ def effective_scenario(scenario: Scenario, *, smoke: bool = False, seed: int | N
     if seed is not None:
         scenario = scenario.model_copy(update={"seed": int(seed)})
     # Round-trip through validation so the result is a regular, checked model.
-    return Scenario.model_validate(scenario.model_dump())
+    return type(scenario).model_validate(scenario.model_dump())
 
 
 def slug(name: str) -> str:
@@ -134,40 +142,20 @@ def make_grid(scenario: Scenario) -> list[CellTask]:
 
 def observe(task: CellTask, requires: frozenset[str], H_ul: np.ndarray, H_dl: np.ndarray,
             scenario: Scenario):
-    """The :class:`~simlink.estimators.Observation` of a cell, with only the
-    fields in ``requires`` filled.
+    """The :class:`~simlink.observation.Observation` of a cell
+    (:func:`simlink.observation.observe` on the cell's system).
 
     The noise seed depends on (seed, environment, SNR, chunk and the pilot
-    density when the cell has one) but not on the estimator, and each
-    observation kind has its own stream, so every estimator sees the same
-    noise whatever else it requires. ``obs.system`` is the cell's system
-    (:meth:`CellTask.system`).
+    density when the cell has one) but not on the estimator, so every
+    estimator of a cell sees the same noise.
     """
-    from simlink.estimators import Observation
-    from simlink.link.pilots import complex_awgn, receive_pilots
+    from simlink.observation import observe as observe_batch
 
-    system = task.system(scenario)
-    noise_var = 10.0 ** (-task.snr_db / 10.0)
     base = derive_seed("noise", scenario.seed, task.environment, task.snr_db, task.chunk,
                        *task.density_parts)
-    fields: dict[str, Any] = {}
-    if "ul_csi" in requires:
-        noise = complex_awgn(H_ul.shape, noise_var, np.random.default_rng([base, 0]))
-        fields["ul_csi"] = (H_ul + noise).astype(np.complex64)
-    if "dl_pilots" in requires:
-        fields["y_pilots"] = receive_pilots(H_dl, system, noise_var, np.random.default_rng([base, 1]))
-    if "env_id" in requires:
-        fields["env_id"] = np.full(len(H_dl), task.env_index, np.int32)
-    if "dl_true" in requires:
-        fields["H_dl"] = H_dl
-    extras = {}
-    p = scenario.links[0].feedback_ber if scenario.links else 0.0
-    if "feedback" in requires and p > 0:
-        from simlink.link.bsc import bsc
-        rng = np.random.default_rng([base, 2])
-        extras["feedback_channel"] = lambda bits: bsc(bits, p, rng)
-    return Observation(system=system, noise_var=noise_var, batch_size=len(H_dl), extras=extras,
-                       **fields)
+    feedback_ber = scenario.links[0].feedback_ber if scenario.links else 0.0
+    return observe_batch(H_ul, H_dl, task.system(scenario), task.snr_db, requires, base,
+                         env_index=task.env_index, feedback_ber=feedback_ber)
 
 
 def seed_generators(seed: int) -> None:
@@ -202,8 +190,9 @@ def compute_cell(task: CellTask, estimator, H_ul: np.ndarray, H_dl: np.ndarray,
         estimator.estimate(obs)
     seed_generators(est_seed)
     t0 = time.perf_counter()
-    H_hat = np.asarray(estimator.estimate(obs))
+    result = estimator.estimate(obs)
     latency = time.perf_counter() - t0
+    H_hat = np.asarray(result.H)
     if H_hat.shape != H_dl.shape:
         raise CampaignError(f"estimator {task.estimator!r} returned shape {H_hat.shape}, "
                             f"expected {H_dl.shape}")
@@ -212,10 +201,10 @@ def compute_cell(task: CellTask, estimator, H_ul: np.ndarray, H_dl: np.ndarray,
     out.update(metrics.rate_sums(H_hat, H_dl, system, task.snr_db, rho,
                                  bs_oversampling=scenario.metrics.bs_oversampling,
                                  ue_oversampling=scenario.metrics.ue_oversampling))
-    phi = getattr(estimator, "phi_", None)   # mixture-of-experts posterior [b, K] (DM-VB)
-    if phi is not None:
-        # experts follow the scenario's environment order (the pooled Dataset's env_id)
-        out["expert_hits"] = float(np.sum(np.argmax(phi, axis=-1) == task.env_index))
+    for name, diag in type(estimator).diagnostics.items():
+        value = np.asarray(result.diagnostics[name])
+        score = value if diag.score is None else diag.score(value, task.env_index)
+        out[diag.total] = float(np.sum(score))
     feedback_bits = float(estimator.feedback_bits(system))
     out.update(latency_s_sum=latency, feedback_bits=feedback_bits,
                params=float(estimator.n_params()), pilot_overhead=rho)

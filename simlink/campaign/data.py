@@ -8,11 +8,14 @@ from __future__ import annotations
 
 import sys
 from dataclasses import dataclass
-
-import numpy as np
+from typing import TYPE_CHECKING
 
 from simlink.campaign.cells import derive_seed
-from simlink.config import Scenario, stable_hash
+from simlink.config import Scenario
+from simlink.hashing import stable_hash
+
+if TYPE_CHECKING:
+    from simlink.channels.dataset import Dataset
 
 
 @dataclass(frozen=True)
@@ -57,19 +60,13 @@ def pooled_digest(scenario: Scenario, splits: dict[str, dict[str, Split]]) -> st
     return stable_hash([splits[e.name]["train"].digest for e in scenario.environments])
 
 
-def training_dataset(scenario: Scenario, splits: dict[str, dict[str, Split]]):
-    """All environments' train splits pooled into one
-    :class:`~simlink.estimators.Dataset` (``target=None``); ``env_id`` indexes
-    ``scenario.environments``."""
-    from simlink.channels import load_dataset
-    from simlink.estimators import Dataset
+def training_dataset(scenario: Scenario, splits: dict[str, dict[str, Split]]) -> "Dataset":
+    """All environments' train splits pooled into one file-backed
+    :class:`~simlink.channels.dataset.Dataset` (``target=None``, digest
+    :func:`pooled_digest`); ``env_id`` indexes ``scenario.environments``.
+    Nothing is read until the estimator asks for data."""
+    from simlink.channels.dataset import Dataset
 
-    H_ul, H_dl, env_id = [], [], []
-    for k, env in enumerate(scenario.environments):
-        d = load_dataset(splits[env.name]["train"].path)
-        H_ul.append(d["H_ul"])
-        H_dl.append(d["H_dl"])
-        env_id.append(np.full(len(d["H_dl"]), k, np.int32))
-    return Dataset(np.concatenate(H_ul), np.concatenate(H_dl), np.concatenate(env_id),
-                   tuple(e.name for e in scenario.environments), scenario.system, None,
-                   pooled_digest(scenario, splits))
+    return Dataset.from_files([splits[e.name]["train"].path for e in scenario.environments],
+                              tuple(e.name for e in scenario.environments), scenario.system,
+                              digest=pooled_digest(scenario, splits))

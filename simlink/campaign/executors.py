@@ -1,9 +1,10 @@
 """Executors: where the cells of a campaign run.
 
-Every backend runs the same per-process object, :class:`Worker`, built once
-per process from a picklable :class:`Plan` (it loads the estimators from the
-weight cache) and called once per cell with a :class:`CellTask`; the result
-is a dict of plain floats. An executor only has to implement
+Every backend runs the same per-process object,
+:class:`~simlink.campaign.worker.Worker`, built once per process from a
+picklable :class:`~simlink.campaign.worker.Plan` (it loads the estimators
+from the weight cache) and called once per cell with a :class:`CellTask`;
+the result is a dict of plain floats. An executor only has to implement
 :class:`Executor`: a context manager whose ``map_unordered(tasks)`` yields
 ``(task, result)`` as cells finish, in any order (the store sorts).
 
@@ -11,89 +12,19 @@ Backends: ``local`` (:class:`InProcessExecutor`, or :class:`ProcessExecutor`
 with ``workers`` processes) and ``ray``
 (:class:`~simlink.campaign.ray_executor.RayExecutor`: one long-lived actor
 per worker that calls ``configure_tf(plan.scenario.seed, threads)`` and
-builds one ``Worker(plan)``; ``ray`` is imported only when it is used).
+builds one ``Worker(plan)``). :mod:`simlink.campaign.ray_executor` is
+imported only when that backend is chosen, so ``ray`` stays optional.
 """
 from __future__ import annotations
 
-import os
-from collections import OrderedDict
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
-from dataclasses import dataclass
 from multiprocessing import get_context
-from pathlib import Path
 from typing import Iterator, Protocol, Sequence
 
-from simlink.campaign.cells import CellTask, seed_generators
+from simlink.campaign.cells import CellTask
 from simlink.campaign.errors import CampaignError
-from simlink.config import Scenario
-
-
-@dataclass(frozen=True)
-class Plan:
-    """Everything a worker needs, picklable: the effective scenario, each
-    environment's test dataset path, the weight map and the weight cache folder."""
-    scenario: Scenario
-    test_data: dict[str, str]
-    weights: dict[str, dict[str, str | None]]
-    weights_dir: str
-
-
-def configure_tf(seed: int, threads: int | None = None) -> bool:
-    """Deterministic TF ops for this process; returns whether they already were.
-
-    Sionna's generator is seeded first: once determinism is on, TF refuses
-    to create it from a non-deterministic state (and unseeded ops fail, so a
-    global seed is set too; each cell reseeds both). ``threads`` sets the TF
-    thread pools, which is only possible before TF runs its first op.
-    """
-    import tensorflow as tf
-    from tensorflow.python.framework import config as tf_config
-
-    if threads is not None:
-        tf.config.threading.set_intra_op_parallelism_threads(threads)
-        tf.config.threading.set_inter_op_parallelism_threads(threads)
-    was_enabled = tf_config.is_op_determinism_enabled()
-    seed_generators(seed)
-    tf.config.experimental.enable_op_determinism()
-    return was_enabled
-
-
-class Worker:
-    """Per-process cell runner: estimators loaded once, recent test chunks kept."""
-
-    def __init__(self, plan: Plan):
-        from simlink.campaign.training import load_estimators
-
-        self.plan = plan
-        self.estimators = load_estimators(plan.scenario, plan.weights, Path(plan.weights_dir))
-        self._data: OrderedDict[tuple, tuple] = OrderedDict()
-        self._warm: set[tuple] = set()
-
-    def _chunk(self, task: CellTask):
-        from simlink.channels import load_dataset
-
-        key = (task.environment, task.start, task.stop)
-        if key not in self._data:
-            d = load_dataset(self.plan.test_data[task.environment], task.start, task.stop)
-            self._data[key] = (d["H_ul"], d["H_dl"])
-            while len(self._data) > max(2, len(self.plan.scenario.environments)):
-                self._data.popitem(last=False)
-        return self._data[key]
-
-    def run(self, task: CellTask) -> dict[str, float]:
-        from simlink.campaign.cells import compute_cell
-
-        est = self.estimators[(task.estimator, task.environment)]
-        H_ul, H_dl = self._chunk(task)
-        # The first call per process and batch shape pays one-time costs
-        # (tracing, XLA compilation, kernel set-up): run it untimed so that
-        # latency_ms measures inference only. The pilot density sets the
-        # shapes of the pilot observation, so each density warms up anew.
-        warm_key = (id(est), task.stop - task.start, task.pilot_density)
-        warm_up = warm_key not in self._warm
-        self._warm.add(warm_key)
-        return compute_cell(task, est, H_ul, H_dl, self.plan.scenario, warm_up=warm_up)
+from simlink.campaign.worker import Plan, Worker, configure_tf, cpu_count
 
 
 class Executor(Protocol):
@@ -135,10 +66,6 @@ def _init_process(plan: Plan, threads: int) -> None:
 
 def _run_in_process(task: CellTask) -> dict[str, float]:
     return _PROCESS_WORKER.run(task)
-
-
-def cpu_count() -> int:
-    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
 
 
 class ProcessExecutor:

@@ -1,8 +1,8 @@
 """The Ray backend: ``simlink run S.yaml --backend ray [--address ADDR]``.
 
 One long-lived actor per worker, each holding the CPUs its TF thread pools
-use, calls :func:`~simlink.campaign.executors.configure_tf` and builds one
-:class:`~simlink.campaign.executors.Worker` when it starts; cells go to the
+use, calls :func:`~simlink.campaign.worker.configure_tf` and builds one
+:class:`~simlink.campaign.worker.Worker` when it starts; cells go to the
 actors a few at a time, and each returns a dict of floats, so only plain
 Python and NumPy objects cross process boundaries. A killed actor is
 restarted (its in-flight cells are retried on the new process); a run
@@ -10,7 +10,9 @@ interrupted past that loses only the cells in flight, as with the local
 backend.
 
 ``ray`` is an optional dependency (the ``ray`` extra): it is imported only
-when this backend is used.
+when this backend is used, and this module only by
+:func:`~simlink.campaign.executors.make_executor` and
+:func:`~simlink.campaign.executors.check_backend` when it is chosen.
 """
 from __future__ import annotations
 
@@ -22,17 +24,19 @@ from pathlib import Path
 from types import ModuleType
 from typing import Iterator, Sequence
 
+from simlink._tf_logging import QUIET_ENV
 from simlink.campaign.cells import CellTask
 from simlink.campaign.errors import CampaignError
-from simlink.campaign.executors import Plan, Worker, configure_tf, cpu_count
+from simlink.campaign.worker import Plan, Worker, configure_tf, cpu_count
 from simlink.paths import cache_dir
 
 #: cells queued per actor: one running, one ready to start as soon as it ends
 IN_FLIGHT_PER_ACTOR = 2
 #: times a lost actor is restarted, and a cell it was running retried
 MAX_RESTARTS = 3
-#: driver environment variables the actors get too (the cache is set explicitly)
-FORWARDED_ENV = ("TF_CPP_MIN_LOG_LEVEL",)
+#: driver environment variables the actors get too (the cache is set explicitly):
+#: TensorFlow's log level, so that actors on other nodes log as this process does
+FORWARDED_ENV = tuple(QUIET_ENV)
 
 
 def require_ray() -> ModuleType:

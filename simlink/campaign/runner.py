@@ -9,15 +9,16 @@ from pathlib import Path
 
 import pandas as pd
 
-from simlink import metrics
+from simlink import metrics, progress
 from simlink.campaign.cells import CellTask, effective_scenario, make_grid
 from simlink.campaign.data import Split, ensure_splits
 from simlink.campaign.errors import CampaignError
-from simlink.campaign.executors import Plan, check_backend, make_executor
+from simlink.campaign.executors import check_backend, make_executor
 from simlink.campaign.manifest import MANIFEST, read_manifest, write_manifest
 from simlink.campaign.plots import make_plots
 from simlink.campaign.store import CellStore, aggregate, remove_temporaries, write_table
 from simlink.campaign.training import fit_all, weights_dir
+from simlink.campaign.worker import Plan
 from simlink.config import Scenario
 
 #: the results table is rewritten at most this often while cells finish
@@ -50,7 +51,8 @@ def train(scenario: Scenario, *, smoke: bool = False, quiet: bool = False) -> di
     Returns ``{"weights": {estimator: {environment: key or None}},
     "fits": [{estimator, environment, key, status, fit_s}, ...]}``."""
     scen = effective_scenario(scenario, smoke=smoke)
-    weights, fits = fit_all(scen, _splits(scen, quiet), quiet=quiet)
+    with progress.quiet(quiet):
+        weights, fits = fit_all(scen, _splits(scen, quiet), quiet=quiet)
     return {"weights": weights, "fits": fits}
 
 
@@ -109,7 +111,8 @@ def run(scenario: Scenario, out: str | Path | None = None, *, smoke: bool = Fals
         store.clear()
 
     splits = _splits(scen, quiet)
-    weights, fits = fit_all(scen, splits, quiet=quiet)
+    with progress.quiet(quiet):
+        weights, fits = fit_all(scen, splits, quiet=quiet)
     plan = Plan(scen, {env: s["test"].path for env, s in splits.items()}, weights, str(weights_dir()))
     tasks = make_grid(scen)
     results: dict[CellTask, dict[str, float]] = {}

@@ -25,6 +25,7 @@ from simlink import metrics
 from simlink.campaign.cells import LINK_COUNT_KEYS, CellTask, grid_densities, link_key
 from simlink.campaign.errors import CampaignError
 from simlink.config import Scenario
+from simlink.estimators import REGISTRY, Diagnostic
 from simlink.fileio import atomic_write
 
 CELL_FORMAT = 1
@@ -34,8 +35,6 @@ RESULTS_PARQUET, RESULTS_CSV = "results.parquet", "results.csv"
 SUM_KEYS = ("n", *metrics.NMSE_SUM_KEYS, "rate_sum", "rate_sq_sum", "latency_s_sum")
 #: link-level counts of the coded chain (scenario ``link:``); NaN without it
 COUNT_KEYS = LINK_COUNT_KEYS
-#: per-cell counts that only some estimators produce (NaN for the others)
-OPTIONAL_SUM_KEYS = ("expert_hits",)
 #: per-estimator constants, equal in every chunk
 CONST_KEYS = ("feedback_bits", "params", "pilot_overhead")
 #: wall-clock columns: the only ones that differ between identical runs
@@ -45,8 +44,26 @@ COLUMNS = ["environment", "estimator", "snr_db", "pilot_density", "link", "seed"
            "nmse_db", "nmse_db_ci_low", "nmse_db_ci_high", "est_snr_db", "nmse_sample_db",
            "rate_bps_hz", "rate_ci95", "ber", "ber_ci_low", "ber_ci_high",
            "bler", "bler_ci_low", "bler_ci_high", "goodput_bps_hz", "feedback_bits", "latency_ms",
-           "expert_accuracy", "params", "pilot_overhead", "n_cells",
-           *[k for k in SUM_KEYS if k != "n"], *COUNT_KEYS, *OPTIONAL_SUM_KEYS]
+           "params", "pilot_overhead", "n_cells", *[k for k in SUM_KEYS if k != "n"], *COUNT_KEYS]
+
+
+def diagnostics() -> list[Diagnostic]:
+    """Every registered estimator's declared diagnostics, one per result column
+    (in registration order): every table has their columns, NaN for the
+    estimators that do not report them."""
+    out: dict[str, Diagnostic] = {}
+    for cls in REGISTRY.values():
+        for diag in cls.diagnostics.values():
+            out.setdefault(diag.column, diag)
+    return list(out.values())
+
+
+def columns() -> list[str]:
+    """The results table's columns: :data:`COLUMNS` with each diagnostic's mean
+    after ``latency_ms`` and its raw sum at the end."""
+    diags = diagnostics()
+    at = COLUMNS.index("latency_ms") + 1
+    return [*COLUMNS[:at], *(d.column for d in diags), *COLUMNS[at:], *(d.total for d in diags)]
 
 
 def atomic_write_json(path: Path, obj: Any) -> None:
@@ -135,6 +152,8 @@ def aggregate(scenario: Scenario, results: Iterable[tuple[CellTask, dict[str, fl
     links = scenario.links or [None]
     count_keys = [link_key(k, i) for i in range(len(links)) for k in COUNT_KEYS]
     feedback_re = scenario.system.pilots.period_symbols * scenario.system.n_subcarriers_dl
+    diags = diagnostics()
+    optional = [d.total for d in diags]   # sums only some estimators produce (NaN for the others)
     acc: dict[tuple, dict[str, float]] = {}
     for task, res in sorted(results, key=lambda tr: (tr[0].chunk, env_pos[tr[0].environment],
                                                      alpha_pos[tr[0].pilot_density],
@@ -144,12 +163,12 @@ def aggregate(scenario: Scenario, results: Iterable[tuple[CellTask, dict[str, fl
         a = acc.setdefault(key, {"environment": task.environment, "estimator": task.estimator,
                                  "snr_db": task.snr_db, "pilot_density": table_density(scenario, task),
                                  "n_cells": 0,
-                                 **{k: 0.0 for k in (*SUM_KEYS, *count_keys, *OPTIONAL_SUM_KEYS)},
+                                 **{k: 0.0 for k in (*SUM_KEYS, *count_keys, *optional)},
                                  **{k: res[k] for k in CONST_KEYS}})
         a["n_cells"] += 1
         for k in SUM_KEYS:
             a[k] += res[k]
-        for k in (*count_keys, *OPTIONAL_SUM_KEYS):   # NaN when not produced
+        for k in (*count_keys, *optional):   # NaN when not produced
             a[k] += res.get(k, math.nan)
     rows = []
     for key in sorted(acc):
@@ -164,9 +183,9 @@ def aggregate(scenario: Scenario, results: Iterable[tuple[CellTask, dict[str, fl
                          "goodput_bps_hz": metrics.goodput_bps_hz(
                              c["info_bits_ok"], c["re_total"], a["pilot_overhead"], a["feedback_bits"],
                              feedback_re),
-                         "expert_accuracy": a["expert_hits"] / a["n"],
+                         **{d.column: a[d.total] / a["n"] for d in diags},
                          "latency_ms": 1e3 * a["latency_s_sum"] / a["n"]})
-    return pd.DataFrame(rows, columns=COLUMNS)
+    return pd.DataFrame(rows, columns=columns())
 
 
 def write_table(out: Path, df: pd.DataFrame) -> None:

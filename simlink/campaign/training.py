@@ -5,9 +5,12 @@ Only estimators whose ``trains`` is true are fitted and cached, under
 parameters, the system, the training data digest, the fit scope and the
 target environment. The ``fit`` generator is seeded from that key, so the
 same inputs always give the same weights. Processes load the cached state
-with ``set_state``, never refit. (The diffusion estimators also cache each
-expert on its own, by the content of its training data: see
-:meth:`simlink.estimators.dmvb.core.DiffusionEstimator.fit`.)
+with ``set_state``, never refit.
+
+Sub-models that several fits share (an estimator's :meth:`~simlink.estimators.Estimator.parts`,
+e.g. DM-VB's experts, used by ``dmvb`` and ``genie_dm`` and by every scenario
+with the same environment data) are stored in the same cache, one file per
+part under ``weights/parts/<content key>.npz`` (:func:`fit_estimator`).
 """
 from __future__ import annotations
 
@@ -20,7 +23,8 @@ import numpy as np
 
 from simlink.campaign.data import Split, pooled_digest, training_dataset
 from simlink.campaign.errors import CampaignError
-from simlink.config import Scenario, stable_hash
+from simlink.config import Scenario
+from simlink.hashing import stable_hash
 from simlink.fileio import load_state, save_state
 from simlink.paths import cache_dir
 
@@ -33,10 +37,33 @@ def weights_dir() -> Path:
 
 
 def weight_key(cfg, scenario: Scenario, data_digest: str, scope: str, target: int | None) -> str:
-    return stable_hash({"kind": cfg.kind, "params": cfg.params(),
-                        "system": scenario.system.model_dump(mode="json"),
-                        "environments": [e.name for e in scenario.environments],
-                        "data": data_digest, "scope": scope, "target": target}, 24)
+    from simlink.estimators import REGISTRY
+
+    key = {"kind": cfg.kind, "params": cfg.params(),
+           "system": scenario.system.model_dump(mode="json"),
+           "environments": [e.name for e in scenario.environments],
+           "data": data_digest, "scope": scope, "target": target}
+    version = REGISTRY[cfg.kind].fit_version
+    if version:   # keys of methods whose fit never changed stay what they were
+        key["fit_version"] = version
+    return stable_hash(key, 24)
+
+
+def parts_dir() -> Path:
+    return weights_dir() / "parts"
+
+
+def fit_estimator(est, train, *, rng: np.random.Generator):
+    """``est.fit(train)`` with the parts it names taken from the weight cache;
+    the parts it trains are stored there. Returns the fitted ``est``."""
+    keys = est.parts(train)
+    cached = {name: state for name, key in keys.items()
+              if (state := load_state(parts_dir() / f"{key}.npz")) is not None}
+    est.fit(train, rng=rng, parts=cached)
+    for name, state in est.part_states().items():
+        if name not in cached:
+            save_state(parts_dir() / f"{keys[name]}.npz", state)
+    return est
 
 
 def fit_all(scenario: Scenario, splits: dict[str, dict[str, Split]], *,
@@ -78,7 +105,7 @@ def fit_all(scenario: Scenario, splits: dict[str, dict[str, Split]], *,
                 if not quiet:
                     print(f"fit {cfg.name} on {where}", file=sys.stderr)
                 train = replace(pooled, target=target)
-                fitted = build(cfg).fit(train, rng=np.random.default_rng(int(key, 16)))
+                fitted = fit_estimator(build(cfg), train, rng=np.random.default_rng(int(key, 16)))
                 save_state(path, fitted.get_state())
                 status = "trained"
             summary.append({"estimator": cfg.name, "environment": where, "key": key,

@@ -5,7 +5,7 @@ Every environment kind (``cdl``, ``tdl``, ``umi``/``uma``/``rma``,
 ``H_dl [n, n_bs, n_ue, n_sc_dl]`` (complex64, [BS port, UE port] in both
 directions) that share one set of propagation paths, each band evaluated at
 its own frequencies and wavelength, normalised to ``E|h|^2 = 1`` per entry by
-one factor for both bands (DESIGN.md, "Data conventions").
+one factor for both bands (docs/methods.md, "Conventions").
 """
 from __future__ import annotations
 
@@ -13,8 +13,15 @@ import numpy as np
 
 from simlink.channels.cache import dataset_digest, ensure_dataset, load_dataset
 from simlink.channels.errors import ChannelError
-from simlink.channels.sampling import generate, power_delay_profile
-from simlink.config import FileEnv, GaussianEnv, SystemCfg
+from simlink.channels.cdl import CdlEnv
+from simlink.channels.dataset import Dataset
+from simlink.channels.file import FileEnv
+from simlink.channels.gaussian import GaussianEnv
+from simlink.channels.system_level import RmaEnv, UmaEnv, UmiEnv
+from simlink.channels.tdl import TdlEnv
+from simlink.channels.sampling import generate, power_delay_profile, source_class
+from simlink.channels.source import ENVIRONMENTS, EnvBase, environment
+from simlink.system import SystemCfg
 
 
 def gaussian_covariances(env_cfg: GaussianEnv, system_cfg: SystemCfg, *,
@@ -31,17 +38,13 @@ def gaussian_covariances(env_cfg: GaussianEnv, system_cfg: SystemCfg, *,
     return covariances(env_cfg, system_cfg, full=full)
 
 
-def check_file_env(env_cfg: FileEnv, system_cfg: SystemCfg) -> list[str]:
-    """Problems of a ``file`` environment (unreadable or corrupt file, missing
-    dataset, wrong rank or shape, too few subcarriers), one line each naming
-    the file; ``[]`` if the file is usable."""
-    if getattr(env_cfg, "kind", None) != "file":
-        raise ChannelError(f"check_file_env: environment kind "
-                           f"{getattr(env_cfg, 'kind', None)!r} is not 'file'")
-    from simlink.channels.file import check
-
-    return check(env_cfg, system_cfg)
+def check_environment(env_cfg, system_cfg: SystemCfg) -> list[str]:
+    """Problems of an environment that only its data can show (e.g. a ``file``
+    environment's unreadable file, missing dataset or wrong shape), one line
+    each; ``[]`` if it is usable."""
+    return source_class(env_cfg).check(env_cfg, system_cfg)
 
 
 __all__ = ["ChannelError", "generate", "ensure_dataset", "load_dataset", "dataset_digest",
-           "gaussian_covariances", "power_delay_profile", "check_file_env"]
+           "gaussian_covariances", "power_delay_profile", "check_environment", "ENVIRONMENTS", "EnvBase", "environment", "Dataset",
+           "CdlEnv", "TdlEnv", "UmiEnv", "UmaEnv", "RmaEnv", "GaussianEnv", "FileEnv"]

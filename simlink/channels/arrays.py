@@ -16,7 +16,7 @@ from __future__ import annotations
 import numpy as np
 
 from simlink.channels.bands import Band, carrier_hz
-from simlink.config import SystemCfg, UlaArray, UpaArray, n_ports
+from simlink.system import SystemCfg, UlaArray, UpaArray, n_ports
 
 ArrayCfg = UlaArray | UpaArray
 

@@ -12,7 +12,7 @@ from typing import Literal
 
 import numpy as np
 
-from simlink.config import SystemCfg
+from simlink.system import SystemCfg
 
 Band = Literal["ul", "dl"]
 BANDS: tuple[Band, Band] = ("ul", "dl")

@@ -34,7 +34,8 @@ import numpy as np
 from simlink.channels import sampling
 from simlink.channels.errors import ChannelError
 from simlink.channels.source import BLOCK
-from simlink.config import SystemCfg, stable_hash
+from simlink.hashing import stable_hash
+from simlink.system import SystemCfg
 from simlink.paths import cache_dir
 
 FORMAT = 1

@@ -5,9 +5,22 @@ import numpy as np
 
 from simlink.channels.arrays import coefficient_array
 from simlink.channels.pathmodel import PathSource, split_bands
-from simlink.config import CdlEnv, SystemCfg
+from typing import Literal
+
+from simlink.channels.source import EnvBase, environment
+from simlink.system import NonNegFloat, PosFloat, SystemCfg
 
 
+class CdlEnv(EnvBase):
+    """3GPP TR 38.901 clustered delay line A-E, one snapshot per draw."""
+    kind: Literal["cdl"]
+    model: Literal["A", "B", "C", "D", "E"]
+    delay_spread_s: PosFloat = 100e-9
+    speed_mps: NonNegFloat = 0.0
+
+
+
+@environment(CdlEnv)
 class CdlSource(PathSource):
     """Sionna ``CDL`` in the uplink direction (receiver = BS, so coefficients are
     [BS port, UE port]), one snapshot at t = 0 (the speed sets the Doppler of

@@ -19,7 +19,34 @@ import numpy as np
 
 from simlink.channels.errors import ChannelError
 from simlink.channels.source import BLOCK, RawBlock, Source
-from simlink.config import FileEnv, SystemCfg
+from typing import Literal
+
+from pydantic import field_validator
+
+from simlink.channels.source import EnvBase, environment
+from simlink.system import NonNegInt, SystemCfg
+
+
+class FileEnv(EnvBase):
+    """Measured CSI from HDF5/NPZ/MAT: an array ``frames x antennas x subcarriers``
+    (or ``frames x antennas x ue_antennas x subcarriers``); subcarriers
+    ``[ul_offset, ul_offset + n_ul)`` form the UL band and
+    ``[dl_offset, dl_offset + n_dl)`` the DL band (default: right after the UL band)."""
+    kind: Literal["file"]
+    path: str
+    dataset: str = "H"
+    ul_offset: NonNegInt = 0
+    dl_offset: NonNegInt | None = None     # default: right after the UL band
+
+    @field_validator("path")
+    @classmethod
+    def _exists(cls, v: str) -> str:
+        if not Path(v).expanduser().is_file():
+            raise ValueError(f"file not found: {v}")
+        if Path(v).suffix.lower() not in {".h5", ".hdf5", ".npz", ".mat"}:
+            raise ValueError(f"unsupported file type {Path(v).suffix!r} (use .h5, .npz or .mat)")
+        return v
+
 
 
 def _to_complex(a: np.ndarray) -> np.ndarray:
@@ -119,6 +146,7 @@ def check(env: FileEnv, system: SystemCfg) -> list[str]:
     return shape_problems(env, system, csi.shape)
 
 
+@environment(FileEnv)
 class FileSource(Source):
     """Frames drawn without replacement while possible: the stream of ``seed``
     is a concatenation of random permutations of all frames (epoch ``e``
@@ -132,6 +160,19 @@ class FileSource(Source):
             raise ChannelError("; ".join(problems))
         self._n_frames = self._csi.shape[0]
         self._bands = band_slices(env, system)
+
+    @classmethod
+    def identity(cls, env: FileEnv) -> dict:
+        """The file's content: a changed file gives new draws (and a new cache entry)."""
+        from simlink.channels.sampling import file_digest
+        try:
+            return {"file_sha256": file_digest(env.path)}
+        except OSError as exc:
+            raise ChannelError(f"{env.path}: cannot read the file ({exc.strerror})") from None
+
+    @classmethod
+    def check(cls, env: FileEnv, system: SystemCfg) -> list[str]:
+        return check(env, system)
 
     def _pairs(self, frames: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """``frames [k]`` -> ``(H_ul [k, n_bs, n_ue, n_sc_ul], H_dl [...])`` complex64."""

@@ -1,4 +1,4 @@
-"""Correlated Rayleigh environments with a known covariance (``kind: gaussian``, DESIGN.md law 7).
+"""Correlated Rayleigh environments with a known covariance (``kind: gaussian``, docs/methods.md).
 
 Tap ``l`` (delay ``tau_l``, power ``P_l``, powers summing to 1) carries a
 spatial vector ``g_l ~ CN(0, R_bs (x) R_ue)`` over the C-order flattening of
@@ -20,12 +20,43 @@ or ``iid``; the UE side is exponential with ``ue_correlation`` (identity for
 """
 from __future__ import annotations
 
+from typing import Annotated, Literal
+
 import numpy as np
+from pydantic import Field, model_validator
 
 from simlink.channels.arrays import exponential_correlation, one_ring_correlation
 from simlink.channels.bands import BANDS, Band, baseband_frequencies, offset_hz
-from simlink.channels.source import BLOCK, SyntheticSource
-from simlink.config import GaussianEnv, SystemCfg
+from simlink.channels.source import BLOCK, EnvBase, SyntheticSource, environment
+from simlink.system import NonNegFloat, PosFloat, SystemCfg
+
+
+class GaussianEnv(EnvBase):
+    """Correlated Rayleigh with a known covariance (docs/methods.md, "Environments").
+
+    Taps ``l`` with delays ``delays_s`` and powers ``powers`` (normalised to
+    sum 1); each tap carries an independent spatially correlated vector with
+    ``R_bs (x) R_ue``. The DL tap equals ``c * exp(-j 2 pi df tau_l)`` times
+    the UL tap plus an independent part of power ``1 - c^2``, where
+    ``c = ul_dl_correlation``.
+    """
+    kind: Literal["gaussian"]
+    spatial: Literal["exponential", "one_ring", "iid"] = "exponential"
+    bs_correlation: Annotated[float, Field(ge=0, lt=1)] = 0.7   # exponential coefficient
+    ue_correlation: Annotated[float, Field(ge=0, lt=1)] = 0.0
+    angle_spread_deg: Annotated[float, Field(gt=0, le=180)] = 10.0  # one-ring
+    mean_angle_deg: Annotated[float, Field(ge=-90, le=90)] = 0.0
+    delays_s: list[NonNegFloat] = Field(default_factory=lambda: [0.0, 50e-9, 150e-9, 400e-9])
+    powers: list[PosFloat] = Field(default_factory=lambda: [0.5, 0.25, 0.15, 0.1])
+    ul_dl_correlation: Annotated[float, Field(ge=0, le=1)] = 1.0
+
+    @model_validator(mode="after")
+    def _pdp(self) -> "GaussianEnv":
+        if len(self.delays_s) != len(self.powers):
+            raise ValueError(f"delays_s has {len(self.delays_s)} taps but powers has "
+                             f"{len(self.powers)}")
+        return self
+
 
 
 def spatial_correlations(env: GaussianEnv, system: SystemCfg) -> tuple[np.ndarray, np.ndarray]:
@@ -92,6 +123,7 @@ def covariances(env: GaussianEnv, system: SystemCfg, *, full: bool = True) -> di
     return out
 
 
+@environment(GaussianEnv)
 class GaussianSource(SyntheticSource):
     """NumPy sampler of the model above (no Sionna)."""
 

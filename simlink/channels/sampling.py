@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import hashlib
-import importlib
 import math
 from pathlib import Path
 from typing import Any, Iterator
@@ -10,19 +9,11 @@ from typing import Any, Iterator
 import numpy as np
 
 from simlink.channels.errors import ChannelError
-from simlink.channels.source import BLOCK, Source
-from simlink.config import SystemCfg, stable_hash
+from simlink.channels import builtin  # noqa: F401  (registers the built-in kinds)
+from simlink.channels.source import BLOCK, ENVIRONMENTS, Source
+from simlink.hashing import stable_hash
+from simlink.system import SystemCfg
 
-# kind -> (module, class); modules load on demand so NumPy-only kinds never import TensorFlow.
-_KINDS = {
-    "cdl": ("simlink.channels.cdl", "CdlSource"),
-    "tdl": ("simlink.channels.tdl", "TdlSource"),
-    "umi": ("simlink.channels.system_level", "SystemLevelSource"),
-    "uma": ("simlink.channels.system_level", "SystemLevelSource"),
-    "rma": ("simlink.channels.system_level", "SystemLevelSource"),
-    "gaussian": ("simlink.channels.gaussian", "GaussianSource"),
-    "file": ("simlink.channels.file", "FileSource"),
-}
 _SYSTEM_CHANNEL_FIELDS = ("fc_ul_hz", "fc_dl_hz", "subcarrier_spacing_hz", "n_subcarriers_ul",
                           "n_subcarriers_dl", "bs_array", "ue_array")
 
@@ -51,23 +42,23 @@ def channel_identity(env, system: SystemCfg) -> dict[str, Any]:
     environment the file's content."""
     ident = {"env": env.model_dump(mode="json", exclude={"name"}),
              "system": system.model_dump(mode="json", include=set(_SYSTEM_CHANNEL_FIELDS))}
-    if env.kind == "file":
-        try:
-            ident["file_sha256"] = file_digest(env.path)
-        except OSError as exc:
-            raise ChannelError(f"{env.path}: cannot read the file ({exc.strerror})") from None
+    ident.update(source_class(env).identity(env))
     return ident
+
+
+def source_class(env) -> type[Source]:
+    """The registered :class:`Source` of ``env``'s kind."""
+    kind = getattr(env, "kind", None)
+    if kind not in ENVIRONMENTS:
+        raise ChannelError(f"environment kind {kind!r} is not one of {sorted(ENVIRONMENTS)}")
+    return ENVIRONMENTS[kind][1]
 
 
 def source(env, system: SystemCfg) -> Source:
     """The (per-process cached) source of ``env`` for ``system``."""
-    if getattr(env, "kind", None) not in _KINDS:
-        raise ChannelError(f"environment kind {getattr(env, 'kind', None)!r} is not one of "
-                           f"{sorted(_KINDS)}")
     key = stable_hash(channel_identity(env, system))
     if key not in _sources:
-        module, cls = _KINDS[env.kind]
-        _sources[key] = getattr(importlib.import_module(module), cls)(env, system)
+        _sources[key] = source_class(env)(env, system)
     return _sources[key]
 
 
@@ -122,9 +113,11 @@ def generate(env, system: SystemCfg, n: int, seed: int) -> dict[str, Any]:
 
 
 def power_delay_profile(env, system: SystemCfg) -> tuple[np.ndarray, np.ndarray]:
-    """``(delays_s [P], powers [P])`` of a cdl/tdl/gaussian environment, powers summing to 1."""
-    if env.kind not in ("cdl", "tdl", "gaussian"):
+    """``(delays_s [P], powers [P])`` of an environment with a fixed power-delay
+    profile (cdl, tdl, gaussian), powers summing to 1."""
+    if not hasattr(source_class(env), "power_delay_profile"):
+        with_pdp = sorted(k for k, (_, src) in ENVIRONMENTS.items() if hasattr(src, "power_delay_profile"))
         raise ChannelError(f"environment {env.name!r}: kind {env.kind!r} has no fixed "
-                           "power-delay profile (only cdl, tdl and gaussian have one)")
+                           f"power-delay profile (only {', '.join(with_pdp)} have one)")
     delays, powers = source(env, system).power_delay_profile()
     return delays, powers / powers.sum()

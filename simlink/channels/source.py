@@ -11,13 +11,25 @@ from __future__ import annotations
 
 import abc
 import contextlib
+import inspect
+import typing
 from typing import Iterator
 
 import numpy as np
 
-from simlink.config import SystemCfg
+from pydantic import Field
+
+from simlink.system import Model, NonNegInt, SystemCfg
 
 BLOCK = 1000
+
+
+class EnvBase(Model):
+    """Keys every environment has (its config model derives from this one)."""
+    name: str = Field(min_length=1)
+    #: training samples of this environment (default: sweep.n_train), e.g. a data-scarce one
+    n_train: NonNegInt | None = None
+
 # Calibration draws come from their own stream, independent of any dataset seed.
 _CALIBRATION_ENTROPY = 0x5EED_CA1B_0000_0000_0000_0000_0000_0001
 CALIBRATION_BLOCKS = 1
@@ -65,6 +77,16 @@ class Source(abc.ABC):
         self.env = env
         self.system = system
 
+    @classmethod
+    def identity(cls, env) -> dict:
+        """What the draws depend on besides the config and the system (e.g. a file's content)."""
+        return {}
+
+    @classmethod
+    def check(cls, env, system: SystemCfg) -> list[str]:
+        """Problems only the data can show (read lazily, by ``simlink validate``), one line each."""
+        return []
+
     @abc.abstractmethod
     def block(self, seed: int, index: int, count: int = BLOCK) -> RawBlock:
         """The first ``count`` draws of block ``index`` of the stream of ``seed``,
@@ -99,3 +121,37 @@ class SyntheticSource(Source):
             h_ul, h_dl = self.draw(calibration_seed(b))
             total += 0.5 * (np.mean(np.abs(h_ul) ** 2) + np.mean(np.abs(h_dl) ** 2))
         return total / CALIBRATION_BLOCKS
+
+
+#: environment kind -> (config model, source class), filled by :func:`environment`
+ENVIRONMENTS: dict[str, tuple[type[EnvBase], type[Source]]] = {}
+
+
+def config_kind(config: type[Model]) -> str:
+    """The ``kind`` tag of a kind-tagged config model (its ``Literal`` value)."""
+    args = typing.get_args(config.model_fields["kind"].annotation)
+    if len(args) != 1 or not isinstance(args[0], str):
+        raise TypeError(f"{config.__name__}.kind must be a Literal of one string")
+    return args[0]
+
+
+def environment(*configs: type[EnvBase]):
+    """Class decorator: register a :class:`Source` for one or more environment
+    config models (one YAML ``kind`` each; the model's ``kind`` field is a
+    ``Literal`` of it). A kind registered again by the same class from the
+    same file (a plugin imported twice) replaces the old entry."""
+    def decorate(src: type[Source]) -> type[Source]:
+        for config in configs:
+            kind = config_kind(config)
+            old = ENVIRONMENTS.get(kind)
+            if old is not None and not same_definition(old[1], src):
+                raise ValueError(f"environment kind {kind!r} registered twice")
+            ENVIRONMENTS[kind] = (config, src)
+        return src
+    return decorate
+
+
+def same_definition(a: type, b: type) -> bool:
+    """Whether two classes are one definition (same file and qualified name),
+    e.g. a module imported under two names."""
+    return a.__qualname__ == b.__qualname__ and inspect.getsourcefile(a) == inspect.getsourcefile(b)

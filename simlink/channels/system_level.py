@@ -16,11 +16,40 @@ from __future__ import annotations
 
 from simlink.channels.arrays import coefficient_array, panel_array
 from simlink.channels.pathmodel import PathSource, split_bands
-from simlink.config import RmaEnv, SystemCfg, UmaEnv, UmiEnv
+from typing import Annotated, Literal
+
+from pydantic import Field
+
+from simlink.channels.source import EnvBase, environment
+from simlink.system import NonNegFloat, PosFloat, SystemCfg
+
+class _SystemLevelEnv(EnvBase):
+    los: bool = False
+    speed_mps: NonNegFloat = 0.833  # 3 km/h
+    indoor_probability: Annotated[float, Field(ge=0, le=1)] = 0.0
+    min_bs_ut_dist_m: PosFloat | None = None
+    isd_m: PosFloat | None = None
+
+
+class UmiEnv(_SystemLevelEnv):
+    """3GPP TR 38.901 urban micro-cell drop (single sector)."""
+    kind: Literal["umi"]
+
+
+class UmaEnv(_SystemLevelEnv):
+    """3GPP TR 38.901 urban macro-cell drop (single sector)."""
+    kind: Literal["uma"]
+
+
+class RmaEnv(_SystemLevelEnv):
+    """3GPP TR 38.901 rural macro-cell drop (single sector)."""
+    kind: Literal["rma"]
+
 
 O2I_MODEL = "low"  # 38.901 low-loss building penetration (UMi/UMa); the schema has no field for it
 
 
+@environment(UmiEnv, UmaEnv, RmaEnv)
 class SystemLevelSource(PathSource):
     """One UT per drop, ``los`` forced for outdoor UTs, indoor with ``indoor_probability``."""
 

@@ -9,11 +9,24 @@ same in both bands; the bands differ by the per-tap phase turn only.
 """
 from __future__ import annotations
 
+from typing import Literal
+
 import numpy as np
 
 from simlink.channels.arrays import exponential_correlation
 from simlink.channels.pathmodel import PathSource
-from simlink.config import SystemCfg, TdlEnv
+from simlink.channels.source import EnvBase, environment
+from simlink.system import NonNegFloat, PosFloat, SystemCfg
+
+
+class TdlEnv(EnvBase):
+    """3GPP TR 38.901 tapped delay line (single-antenna taps, Kronecker-correlated ports)."""
+    kind: Literal["tdl"]
+    model: Literal["A", "B", "C", "D", "E", "A30", "B100", "C300"]
+    delay_spread_s: PosFloat = 100e-9
+    speed_mps: NonNegFloat = 0.0
+    correlation: Literal["low", "medium", "high"] = "low"
+
 
 # correlation level -> (BS coefficient alpha, UE coefficient beta)
 CORRELATION = {"low": (0.0, 0.0), "medium": (0.3, 0.9), "high": (0.9, 0.9)}
@@ -21,6 +34,7 @@ CORRELATION = {"low": (0.0, 0.0), "medium": (0.3, 0.9), "high": (0.9, 0.9)}
 _FIXED_SPREAD = {"A30": 30e-9, "B100": 100e-9, "C300": 300e-9}
 
 
+@environment(TdlEnv)
 class TdlSource(PathSource):
     """Sionna ``TDL`` with ``num_rx_ant = n_bs`` and ``num_tx_ant = n_ue``, one snapshot at t = 0."""
 

@@ -1,90 +1,137 @@
 """Estimator contract: observations in, downlink CSI estimate out.
 
-An estimator is a class registered under its YAML ``kind``. Its keyword-only
-``__init__`` arguments are exactly the YAML keys of its config model in
-:mod:`simlink.config` and ``__init__`` only stores them (scikit-learn rule);
-``fit`` and ``estimate`` do the work.
+An estimator is a class registered under its YAML ``kind`` with
+:func:`register`. Its hyper-parameters are annotated class attributes with
+defaults; they become the keyword-only ``__init__`` arguments (which only
+store them: scikit-learn's rule) AND the YAML keys of its config model,
+:attr:`Estimator.Config`, derived from them. The class is its own schema:
+nothing else lists its keys. ``fit`` learns, ``estimate`` is pure.
+
+See ``docs/architecture.md`` ("Adding a method") for a worked example.
 """
 from __future__ import annotations
 
+import dataclasses
 import inspect
+import re
+import typing
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Literal
 
 import numpy as np
+from pydantic import Field, create_model
 
-from simlink.config import SystemCfg
+from simlink.channels.dataset import Dataset
+from simlink.channels.source import same_definition
+from simlink.observation import Observation
+from simlink.system import Model, SystemCfg
 
-Requirement = Literal["ul_csi", "dl_pilots", "feedback", "env_id", "dl_true"]
+#: what an estimator may consume (``Estimator.requires``), see :class:`~simlink.observation.Observation`
+Requirement = Literal["ul_csi", "dl_pilots", "dl_partial", "feedback", "env_id", "dl_true"]
 
-
-@dataclass(frozen=True)
-class Dataset:
-    """Training data handed to :meth:`Estimator.fit`.
-
-    ``H_ul``: [n, n_bs, n_ue, n_sc_ul] complex64, ``H_dl``: [n, n_bs, n_ue, n_sc_dl]
-    complex64, ``env_id``: [n] int32 index into ``env_names``. ``target`` is
-    the index of the environment under test (``None`` for a pooled fit).
-    """
-    H_ul: np.ndarray
-    H_dl: np.ndarray
-    env_id: np.ndarray
-    env_names: tuple[str, ...]
-    system: SystemCfg
-    target: int | None = None
-    digest: str = ""   # content hash of the data, part of the weight-cache key
-
-    def __len__(self) -> int:
-        return int(self.H_dl.shape[0])
-
-    def for_env(self, k: int) -> "Dataset":
-        """The subset of environment ``k``."""
-        m = self.env_id == k
-        return Dataset(self.H_ul[m], self.H_dl[m], self.env_id[m], self.env_names,
-                       self.system, k, f"{self.digest}/{k}")
+#: a problem of a scenario: (key of the estimator entry, message)
+Problem = tuple[str, str]
 
 
 @dataclass(frozen=True)
-class Observation:
-    """What the base station / UE observe for one Monte Carlo batch.
+class Diagnostic:
+    """A named per-sample value :meth:`Estimator.estimate` reports besides the channel.
 
-    Only the fields an estimator ``requires`` are filled; the others are None.
-
-    - ``ul_csi``: [b, n_bs, n_ue, n_sc_ul] complex64, BS-side noisy UL estimate.
-    - ``y_pilots``: [b, 1, n_ue, n_pilot_symbols, n_sc_dl] complex64, the DL
-      pilot resource grid received by the UE (Sionna ``ResourceGrid`` layout).
-    - ``env_id``: [b] int32 (genie baselines only).
-    - ``H_dl``: [b, n_bs, n_ue, n_sc_dl] the true DL channel (``perfect`` only).
+    The campaign reduces it to one per-sample score (``score(value, env_index)
+    -> [b]`` float; the value itself when ``score`` is None), keeps the sum of
+    the scores in the raw column ``total`` (so chunks merge by summing) and
+    reports their mean over the samples in the result column ``column``.
     """
-    system: SystemCfg
-    noise_var: float
-    batch_size: int
-    ul_csi: np.ndarray | None = None
-    y_pilots: np.ndarray | None = None
-    env_id: np.ndarray | None = None
-    H_dl: np.ndarray | None = None
-    extras: dict[str, Any] = field(default_factory=dict)
+    column: str
+    total: str
+    description: str
+    score: Callable[[np.ndarray, int], np.ndarray] | None = None
 
-    @property
-    def snr_db(self) -> float:
-        return float(-10.0 * np.log10(self.noise_var))
+
+@dataclass(frozen=True)
+class Estimate:
+    """What :meth:`Estimator.estimate` returns.
+
+    ``H``: [b, n_bs, n_ue, n_sc_dl] complex64, the DL CSI estimate;
+    ``diagnostics``: name -> per-sample array [b, ...] for the names the class
+    declares in :attr:`Estimator.diagnostics` (empty for most methods).
+    """
+    H: np.ndarray
+    diagnostics: Mapping[str, np.ndarray] = field(default_factory=dict)
+
+
+class EstBase(Model):
+    """Keys of every estimator entry besides the method's own."""
+    name: str = Field(min_length=1)
+
+    def params(self) -> dict[str, Any]:
+        """The class keyword arguments (every key but ``name`` and ``kind``)."""
+        return {k: getattr(self, k) for k in type(self).model_fields if k not in ("name", "kind")}
 
 
 class Estimator:
     """Base class of every channel-acquisition method.
 
-    Subclasses set ``kind`` and ``requires`` and implement ``estimate``.
+    Subclasses set ``kind`` and ``requires``, declare their hyper-parameters
+    as annotated class attributes with defaults, and implement ``estimate``.
+
+    Class attributes
+    ----------------
+    kind : str
+        The YAML ``kind``.
+    requires : frozenset of str
+        The observations ``estimate`` consumes (:data:`Requirement`).
+    pilot_modes : frozenset of str or None
+        ``system.pilots.mode`` values it works with (None: any, or no pilots used).
+    environment_kinds : frozenset of str or None
+        Environment kinds it works with (None: any).
+    diagnostics : dict of str to Diagnostic
+        Named per-sample values its :class:`Estimate` carries.
+    fit_scope : "environment" or "all"
+        Fit once per environment on its own training split, or once on the
+        pooled data of every environment.
+    fit_version : int
+        Raised when ``fit`` changes what it learns from the same data, so that
+        weights cached by an older ``fit`` are not reused (part of the weight keys).
     """
     kind: ClassVar[str]
     requires: ClassVar[frozenset[str]] = frozenset()
-    #: "environment": fit once per environment on its own training split;
-    #: "all": fit once on the pooled training data of every environment.
+    pilot_modes: ClassVar[frozenset[str] | None] = None
+    environment_kinds: ClassVar[frozenset[str] | None] = None
+    diagnostics: ClassVar[dict[str, Diagnostic]] = {}
     fit_scope: ClassVar[Literal["environment", "all"]] = "environment"
+    fit_version: ClassVar[int] = 0
+    Config: ClassVar[type[EstBase]]
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        # The annotated hyper-parameters become a keyword-only __init__ that stores them.
+        dataclasses.dataclass(kw_only=True, eq=False, repr=False)(cls)
+
     # -- learning -------------------------------------------------------
-    def fit(self, train: Dataset, *, rng: np.random.Generator) -> "Estimator":
-        """Learn from ``train``; the default learns nothing."""
-        self.system_ = train.system
+    def fit(self, train: Dataset, *, rng: np.random.Generator,
+            parts: Mapping[str, dict[str, np.ndarray]] | None = None) -> "Estimator":
+        """Learn from ``train``; the default learns nothing.
+
+        ``parts``: cached states of the sub-models named by :meth:`parts`
+        (the campaign's weight cache passes what it has; train the rest).
+        """
         return self
+
+    def parts(self, train: Dataset) -> dict[str, str]:
+        """Sub-models shared across fits: part name -> content key.
+
+        A method whose sub-models can serve other fits (other estimators,
+        other scenarios) names them here; the campaign's weight cache stores
+        each under its key (:meth:`part_states` after ``fit``) and hands the
+        cached ones back to ``fit``. Default: none, the state is cached whole.
+        """
+        return {}
+
+    def part_states(self) -> dict[str, dict[str, np.ndarray]]:
+        """After ``fit``: the state of every part named by :meth:`parts`."""
+        return {}
 
     def get_state(self) -> dict[str, np.ndarray]:
         """Learned arrays, saved to the weight cache after ``fit``."""
@@ -92,7 +139,6 @@ class Estimator:
 
     def set_state(self, state: dict[str, np.ndarray], system: SystemCfg) -> "Estimator":
         """Restore what ``get_state`` returned (instead of calling ``fit``)."""
-        self.system_ = system
         return self
 
     @property
@@ -101,8 +147,8 @@ class Estimator:
         return type(self).fit is not Estimator.fit
 
     # -- inference ------------------------------------------------------
-    def estimate(self, obs: Observation) -> np.ndarray:
-        """Return the DL CSI estimate [b, n_bs, n_ue, n_sc_dl] complex64."""
+    def estimate(self, obs: Observation) -> Estimate:
+        """The DL CSI estimate of ``obs`` (does not change the estimator)."""
         raise NotImplementedError
 
     def feedback_bits(self, system: SystemCfg) -> float:
@@ -113,13 +159,28 @@ class Estimator:
         """Fraction ``rho`` of DL resource elements this method spends on pilots."""
         return system.pilot_overhead if "dl_pilots" in self.requires else 0.0
 
-    def traced_functions(self) -> list:
-        """The ``tf.function`` objects ``estimate`` runs (checked to be traced)."""
+    def traced_functions(self, system: SystemCfg) -> list:
+        """The ``tf.function`` objects ``estimate`` runs on ``system`` (checked to be traced)."""
         return []
 
     def n_params(self) -> int:
         """Number of learned parameters (0 for classical methods)."""
         return 0
+
+    # -- scenario checks --------------------------------------------------
+    def supported_pilot_modes(self) -> frozenset[str] | None:
+        """The pilot modes this configuration works with (default: :attr:`pilot_modes`)."""
+        return self.pilot_modes
+
+    def system_problems(self, system: SystemCfg) -> list[Problem]:
+        """Why this configuration cannot run on ``system`` (empty when it can)."""
+        modes = self.supported_pilot_modes()
+        if modes is not None and system.pilots.mode not in modes:
+            want = " or ".join(sorted(modes))
+            why = " (orthogonal per-port pilots)" if modes == {"comb"} else ""
+            return [("kind", f"{self.kind} needs system.pilots.mode: {want}{why}, "
+                             f"not {system.pilots.mode}")]
+        return []
 
     # -- introspection --------------------------------------------------
     @classmethod
@@ -138,9 +199,47 @@ class Estimator:
 REGISTRY: dict[str, type[Estimator]] = {}
 
 
+def param_docs(cls: type) -> dict[str, str]:
+    """``name -> description`` from the numpydoc ``Parameters`` sections of the
+    docstrings of ``cls`` and its bases (a subclass's entry wins)."""
+    out: dict[str, str] = {}
+    for klass in reversed(cls.__mro__):
+        doc = inspect.cleandoc(klass.__dict__.get("__doc__") or "")
+        section = re.search(r"^Parameters\n-+\n(.*?)(?:\n\n\S|\Z)", doc, re.S | re.M)
+        if section:
+            for m in re.finditer(r"^(\w+)\s*:[^\n]*\n((?:[ \t]+[^\n]*\n?)*)", section.group(1) + "\n", re.M):
+                out[m.group(1)] = " ".join(m.group(2).split())
+    return out
+
+
+def config_model(cls: type[Estimator]) -> type[EstBase]:
+    """The pydantic config model of ``cls``: ``name``, ``kind`` and one field per
+    hyper-parameter, typed and defaulted as declared (descriptions from the
+    docstring). Named ``cls.Config`` so that pickle finds it."""
+    hints = typing.get_type_hints(cls, include_extras=True)
+    docs = param_docs(cls)
+    fields: dict[str, Any] = {"kind": (Literal[cls.kind], ...)}
+    for f in dataclasses.fields(cls):
+        default = f.default if f.default is not dataclasses.MISSING else ...
+        fields[f.name] = (hints[f.name], Field(default, description=docs.get(f.name)))
+    model = create_model(f"{cls.__name__}Config", __base__=EstBase, __module__=cls.__module__,
+                         __doc__=(cls.__doc__ or "").strip().split("\n\n")[0], **fields)
+    model.__qualname__ = f"{cls.__qualname__}.Config"
+    return model
+
+
 def register(cls: type[Estimator]) -> type[Estimator]:
-    """Class decorator: register an estimator under its ``kind``."""
-    if cls.kind in REGISTRY:
+    """Class decorator: register an estimator under its ``kind`` and derive its
+    config model. The same class registered again from the same file (a
+    plugin imported under two names) replaces the old entry."""
+    old = REGISTRY.get(cls.kind)
+    if old is not None and not same_definition(old, cls):
         raise ValueError(f"estimator kind {cls.kind!r} registered twice")
+    cls.Config = config_model(cls)
     REGISTRY[cls.kind] = cls
     return cls
+
+
+def build(cfg: EstBase) -> Estimator:
+    """Instantiate the estimator described by a config model (an entry of ``estimators:``)."""
+    return REGISTRY[cfg.kind](**cfg.params())

@@ -29,14 +29,14 @@ co-phasing between subbands), so NMSE is poor while the beam is right.
 """
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Literal
 
 import numpy as np
 
-from simlink.config import SystemCfg
-from simlink.estimators.base import Estimator, Observation, register
+from simlink.estimators.base import Estimate, Estimator, Problem, register
 from simlink.estimators.ls import ls_estimate
+from simlink.observation import Observation
+from simlink.system import NonNegInt, PosInt, SystemCfg
 from simlink.feedback.bits import BitLayout, UniformQuantizer
 from simlink.feedback.typei import TypeICodebook, subband_index, typei_codebook
 
@@ -46,29 +46,56 @@ from simlink.feedback.typei import TypeICodebook, subband_index, typei_codebook
 #: 32 ports keeps ~ -8 dB). 4 bits give 2 dB steps, <= 1 dB error.
 GAIN_RANGE_DB = (-24.0, 8.0)
 
-#: ``obs.extras`` key of an optional ``bits [b, n_bits] -> bits`` callable
-#: (e.g. a binary symmetric channel) applied between encoder and decoder.
-FEEDBACK_CHANNEL = "feedback_channel"
-
-FeedbackChannel = Callable[[np.ndarray], np.ndarray]
-
-
 @register
 class Codebook(Estimator):
-    """Type-I single-panel rank-1 PMI + quantised gain, fed back as bits."""
+    """Type-I single-panel rank-1 PMI + quantised gain, fed back as bits.
+
+    3GPP TS 38.214 sec. 5.2.2.2.1 (docs/methods.md, "Type-I codebook"); the report
+    format is in the module docstring.
+
+    Parameters
+    ----------
+    n1 : int or None
+        Ports ``N1`` along the array's columns (None: the BS array's columns).
+    n2 : int or None
+        Ports ``N2`` along the array's rows (None: the BS array's rows).
+    o1 : int
+        DFT oversampling ``O1`` along ``N1``.
+    o2 : int
+        DFT oversampling ``O2`` along ``N2``.
+    subband_size : int or None
+        Subband width in subcarriers (None: one wideband PMI).
+    gain_bits : int
+        Bits of the quantised beam gain per subband (0: no gain report).
+    interpolation : "nearest" or "linear"
+        Interpolation of the UE's LS estimate between pilots.
+
+    Input: ``obs.y_pilots`` [b, 1, n_ue, n_pilot_symbols, n_sc_dl] (comb pilots).
+    Output: [b, n_bs, n_ue, n_sc_dl] complex64, rebuilt from the report bits only.
+    """
     kind = "codebook"
     requires = frozenset({"dl_pilots", "feedback"})
+    pilot_modes = frozenset({"comb"})
 
-    def __init__(self, *, n1: int | None = None, n2: int | None = None, o1: int = 4,
-                 o2: int = 4, subband_size: int | None = None, gain_bits: int = 4,
-                 interpolation: Literal["nearest", "linear"] = "linear"):
-        self.n1 = n1
-        self.n2 = n2
-        self.o1 = o1
-        self.o2 = o2
-        self.subband_size = subband_size
-        self.gain_bits = gain_bits
-        self.interpolation = interpolation
+    n1: PosInt | None = None
+    n2: PosInt | None = None
+    o1: PosInt = 4
+    o2: PosInt = 4
+    subband_size: PosInt | None = None
+    gain_bits: NonNegInt = 4
+    interpolation: Literal["nearest", "linear"] = "linear"
+
+    def system_problems(self, system: SystemCfg) -> list[Problem]:
+        bs, n_sc = system.bs_array, system.n_subcarriers_dl
+        n1, n2 = self.n1 or bs.cols, self.n2 or bs.rows
+        problems = super().system_problems(system)
+        if n1 * n2 != bs.rows * bs.cols:
+            problems.append(("n1", f"N1 x N2 = {n1} x {n2} does not match the "
+                                   f"{bs.rows} x {bs.cols} BS array"))
+        if self.subband_size and n_sc % self.subband_size:
+            problems.append(("subband_size", f"{self.subband_size} does not divide "
+                                             f"n_subcarriers_dl={n_sc}"))
+        return problems
 
     # -- report format ---------------------------------------------------
     def codebook(self, system: SystemCfg) -> TypeICodebook:
@@ -119,9 +146,8 @@ class Codebook(Estimator):
         return np.ascontiguousarray(H, np.complex64)
 
     # -- contract ----------------------------------------------------------
-    def estimate(self, obs: Observation) -> np.ndarray:
+    def estimate(self, obs: Observation) -> Estimate:
         bits = self.encode(obs)
-        channel: FeedbackChannel | None = obs.extras.get(FEEDBACK_CHANNEL)
-        if channel is not None:
-            bits = channel(bits)
-        return self.decode(bits, obs.system)
+        if obs.feedback_channel is not None:
+            bits = obs.feedback_channel(bits)
+        return Estimate(self.decode(bits, obs.system))

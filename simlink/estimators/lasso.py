@@ -15,8 +15,10 @@ from __future__ import annotations
 import numpy as np
 import tensorflow as tf
 
-from simlink.estimators.base import Estimator, Observation, register
-from simlink.estimators.dmvb.pilot_model import PilotModel, images_to_csi
+from simlink.estimators.base import Estimate, Estimator, register
+from simlink.observation import Observation
+from simlink.observation.flat import PilotModel, images_to_csi
+from simlink.system import NonNegFloat, PosInt, SystemCfg
 
 
 def dft(n: int) -> np.ndarray:
@@ -59,16 +61,25 @@ def fista(Y: tf.Tensor, X: tf.Tensor, F_r: tf.Tensor, F_t: tf.Tensor, step: tf.T
 
 @register
 class Lasso(Estimator):
-    """Angular-domain LASSO; ``lam`` in noise standard deviations, ``n_iter`` FISTA steps."""
+    """LASSO in the angular (2-D DFT) domain by FISTA (docs/methods.md, "LASSO").
+
+    Parameters
+    ----------
+    lam : float
+        Soft threshold in noise standard deviations (see the module docstring).
+    n_iter : int
+        FISTA iterations.
+
+    Input: ``obs.y_pilots`` [b, 1, n_ue, n_sym, n_sc_dl] (comb or dense pilots).
+    Output: [b, n_bs, n_ue, n_sc_dl] complex64.
+    """
     kind = "lasso"
     requires = frozenset({"dl_pilots"})
-    compiled = True
 
-    def __init__(self, *, lam: float = 1.0, n_iter: int = 200):
-        self.lam = lam
-        self.n_iter = n_iter
+    lam: NonNegFloat = 1.0
+    n_iter: PosInt = 200
 
-    def estimate(self, obs: Observation) -> np.ndarray:
+    def estimate(self, obs: Observation) -> Estimate:
         pm = PilotModel.of(obs)
         n_t = pm.X.shape[1]
         n_r = obs.y_pilots.shape[2]
@@ -78,7 +89,7 @@ class Lasso(Estimator):
         H = fista(tf.constant(pm.measurements(obs.y_pilots)), tf.constant(pm.X),
                   tf.constant(dft(n_r)), tf.constant(dft(n_t)), tf.constant(step, tf.float32),
                   tf.constant(thresh, tf.float32), tf.constant(self.n_iter))
-        return images_to_csi(H.numpy())
+        return Estimate(images_to_csi(H.numpy()))
 
-    def traced_functions(self) -> list:
+    def traced_functions(self, system: SystemCfg) -> list:
         return [fista]

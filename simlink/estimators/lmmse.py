@@ -17,9 +17,11 @@ import numpy as np
 import tensorflow as tf
 from sionna.phy.ofdm import LMMSEInterpolator, LSChannelEstimator
 
-from simlink.config import SystemCfg
-from simlink.estimators.base import Dataset, Estimator, Observation, register
-from simlink.link.pilots import h_from_sionna, ls_at_pilots, pilot_resource_grid, pilot_symbols_grid
+from simlink.channels.dataset import Dataset
+from simlink.estimators.base import Estimate, Estimator, register
+from simlink.observation import Observation
+from simlink.system import SystemCfg
+from simlink.observation.grid import h_from_sionna, ls_at_pilots, pilot_resource_grid, pilot_symbols_grid
 
 
 def lmmse_matrix(R: np.ndarray, idx: np.ndarray, noise_var: float) -> np.ndarray:
@@ -66,53 +68,70 @@ def sionna_lmmse_reference(y_pilots: np.ndarray, system: SystemCfg, R_freq: np.n
     return h_from_sionna(h_hat)
 
 
-def sample_covariance(h: np.ndarray) -> np.ndarray:
-    """Sample covariance of the rows of ``h`` [n, d] -> [d, d] (complex128)."""
-    h = h.astype(np.complex128)
-    return h.T @ h.conj() / max(len(h), 1)
-
-
 @register
 class LMMSE(Estimator):
-    """LMMSE on DL pilots with environment or global sample covariances."""
+    """LMMSE on DL pilots with environment or global sample covariances
+    (docs/methods.md, "LMMSE").
+
+    Parameters
+    ----------
+    covariance : "environment" or "global"
+        Sample covariance of the environment under test, or of every
+        environment's training data pooled.
+    domain : "frequency" or "full"
+        ``frequency``: per-port LMMSE interpolation along subcarriers (comb
+        pilots; Sionna's ``LMMSEInterpolator`` computes the same estimate).
+        ``full``: joint LMMSE over every (BS port, subcarrier) entry per UE
+        antenna (comb or dense pilots).
+
+    Input: ``obs.y_pilots`` [b, 1, n_ue, n_sym, n_sc_dl].
+    Output: [b, n_bs, n_ue, n_sc_dl] complex64.
+    """
     kind = "lmmse"
     requires = frozenset({"dl_pilots"})
 
-    def __init__(self, *, covariance: Literal["environment", "global"] = "environment",
-                 domain: Literal["frequency", "full"] = "frequency"):
-        self.covariance = covariance
-        self.domain = domain
+    covariance: Literal["environment", "global"] = "environment"
+    domain: Literal["frequency", "full"] = "frequency"
 
     @property
     def fit_scope(self) -> str:
         return "all" if self.covariance == "global" else "environment"
 
-    def fit(self, train: Dataset, *, rng: np.random.Generator) -> "LMMSE":
-        H = train.H_dl if self.covariance == "global" or train.target is None \
-            else train.for_env(train.target).H_dl
-        if len(H) == 0:
+    def supported_pilot_modes(self) -> frozenset[str] | None:
+        return frozenset({"comb"}) if self.domain == "frequency" else None
+
+    def fit(self, train: Dataset, *, rng: np.random.Generator, parts=None) -> "LMMSE":
+        data = train if self.covariance == "global" or train.target is None \
+            else train.for_env(train.target)
+        if len(data) == 0:
             raise ValueError("lmmse needs training data (sweep.n_train > 0)")
-        if self.domain == "frequency":
-            R = sample_covariance(H.reshape(-1, H.shape[-1]))       # pool ports and UE antennas
-        else:
-            n, n_bs, n_ue, n_sc = H.shape
-            R = sample_covariance(H.transpose(0, 2, 1, 3).reshape(n * n_ue, n_bs * n_sc))
-        return self.set_state({"R": R.astype(np.complex64)}, train.system)
+        R, count = 0, 0
+        for chunk in data.chunks("H_dl"):             # streamed: memory holds one chunk
+            H = chunk["H_dl"]
+            if self.domain == "frequency":
+                h = H.reshape(-1, H.shape[-1])        # pool ports and UE antennas
+            else:
+                n, n_bs, n_ue, n_sc = H.shape
+                h = H.transpose(0, 2, 1, 3).reshape(n * n_ue, n_bs * n_sc)
+            h = h.astype(np.complex128)
+            R = R + h.T @ h.conj()
+            count += len(h)
+        return self.set_state({"R": (R / count).astype(np.complex64)}, train.system)
 
     def get_state(self) -> dict[str, np.ndarray]:
         return {"R": self.R_}
 
     def set_state(self, state: dict[str, np.ndarray], system: SystemCfg) -> "LMMSE":
-        self.system_ = system
         self.R_ = np.asarray(state["R"], np.complex64)
-        #: filters per (noise variance, system): the pilots shape the operator
+        #: filters memoised per (noise variance, system): the pilots shape the
+        #: operator. Filling the memo changes no result and no attribute.
         self._cache: dict[tuple[float, SystemCfg], np.ndarray] = {}
         return self
 
-    def estimate(self, obs: Observation) -> np.ndarray:
+    def estimate(self, obs: Observation) -> Estimate:
         if self.domain == "frequency":
-            return self._estimate_frequency(obs)
-        return self._estimate_full(obs)
+            return Estimate(self._estimate_frequency(obs))
+        return Estimate(self._estimate_full(obs))
 
     def _estimate_frequency(self, obs: Observation) -> np.ndarray:
         """Per-port LMMSE interpolation along subcarriers.

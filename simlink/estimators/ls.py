@@ -8,9 +8,10 @@ import numpy as np
 import tensorflow as tf
 from sionna.phy.ofdm import LSChannelEstimator
 
-from simlink.config import SystemCfg
-from simlink.estimators.base import Estimator, Observation, register
-from simlink.link.pilots import h_from_sionna, pilot_resource_grid
+from simlink.estimators.base import Estimate, Estimator, register
+from simlink.observation import Observation
+from simlink.observation.grid import h_from_sionna, pilot_resource_grid
+from simlink.system import SystemCfg
 
 _SIONNA_INTERPOLATION = {"nearest": "nn", "linear": "lin"}
 
@@ -39,16 +40,27 @@ def ls_estimate(y_pilots: np.ndarray, system: SystemCfg, noise_var: float,
 
 @register
 class LS(Estimator):
-    """Least squares on DL pilots with nearest or linear interpolation."""
+    """Least squares on DL pilots with nearest or linear interpolation.
+
+    Sionna's ``LSChannelEstimator`` on the comb CSI-RS grid, compiled with XLA
+    (docs/methods.md, "LS").
+
+    Parameters
+    ----------
+    interpolation : "nearest" or "linear"
+        Interpolation across subcarriers between a port's pilots.
+
+    Input: ``obs.y_pilots`` [b, 1, n_ue, n_pilot_symbols, n_sc_dl].
+    Output: [b, n_bs, n_ue, n_sc_dl] complex64.
+    """
     kind = "ls"
     requires = frozenset({"dl_pilots"})
+    pilot_modes = frozenset({"comb"})
 
-    def __init__(self, *, interpolation: Literal["nearest", "linear"] = "linear"):
-        self.interpolation = interpolation
+    interpolation: Literal["nearest", "linear"] = "linear"
 
-    def estimate(self, obs: Observation) -> np.ndarray:
-        self.system_ = obs.system
-        return ls_estimate(obs.y_pilots, obs.system, obs.noise_var, self.interpolation)
+    def estimate(self, obs: Observation) -> Estimate:
+        return Estimate(ls_estimate(obs.y_pilots, obs.system, obs.noise_var, self.interpolation))
 
-    def traced_functions(self) -> list:
-        return [_compiled_ls(self.system_, self.interpolation)]
+    def traced_functions(self, system: SystemCfg) -> list:
+        return [_compiled_ls(system, self.interpolation)]

@@ -1,27 +1,35 @@
 """Regularised least squares on the flat per-subcarrier pilot model (DM-VB baseline).
 
 ``h = (A^H A + lam I)^-1 A^H y`` per subcarrier, solved in the SVD basis of
-the pilot matrix (:class:`~simlink.estimators.dmvb.pilot_model.PilotModel`).
+the pilot matrix (:class:`~simlink.observation.flat.PilotModel`).
 """
 from __future__ import annotations
 
-import numpy as np
-
-from simlink.estimators.base import Estimator, Observation, register
-from simlink.estimators.dmvb.pilot_model import PilotModel, images_to_csi
+from simlink.estimators.base import Estimate, Estimator, register
+from simlink.observation import Observation
+from simlink.observation.flat import PilotModel, images_to_csi
+from simlink.system import NonNegFloat
 
 
 @register
 class RLS(Estimator):
-    """Regularised LS; ``lam=None`` uses the noise variance, which is the LMMSE
-    estimate under an i.i.d. unit-power channel prior."""
+    """Regularised least squares on the flat pilot model (docs/methods.md, "Regularised LS").
+
+    Parameters
+    ----------
+    lam : float or None
+        Ridge weight; None uses the noise variance, which makes it the LMMSE
+        estimate under an i.i.d. unit-power channel prior.
+
+    Input: ``obs.y_pilots`` [b, 1, n_ue, n_sym, n_sc_dl] (comb or dense pilots).
+    Output: [b, n_bs, n_ue, n_sc_dl] complex64.
+    """
     kind = "rls"
     requires = frozenset({"dl_pilots"})
 
-    def __init__(self, *, lam: float | None = None):
-        self.lam = lam
+    lam: NonNegFloat | None = None
 
-    def estimate(self, obs: Observation) -> np.ndarray:
+    def estimate(self, obs: Observation) -> Estimate:
         pm = PilotModel.of(obs)
         lam = obs.noise_var if self.lam is None else self.lam
-        return images_to_csi(pm.regularised_ls(pm.project(obs.y_pilots), lam))
+        return Estimate(images_to_csi(pm.regularised_ls(pm.project(obs.y_pilots), lam)))

@@ -3,7 +3,7 @@ field layouts, and a uniform scalar quantiser.
 
 A feedback report is a row of ``uint8`` bits (values 0/1); a batch of
 reports is ``[b, n_bits]``. The base station must rebuild the CSI from these
-rows alone (DESIGN.md law 6), so every field has a fixed width known to both
+rows alone (docs/methods.md, "Physics laws checked by the tests", law 6), so every field has a fixed width known to both
 ends and the stream carries no framing.
 """
 from __future__ import annotations

@@ -33,7 +33,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from simlink.config import SystemCfg
+from simlink.system import SystemCfg
 from simlink.feedback.bits import bits_for
 
 COPHASE = np.exp(0.5j * np.pi * np.arange(4))   # phi_n, n = 0..3

@@ -43,7 +43,8 @@ from sionna.phy.ofdm import (BaseChannelInterpolator, LMMSEEqualizer, LMMSEInter
                              LSChannelEstimator, PilotPattern, ResourceGrid,
                              ResourceGridMapper)
 
-from simlink.config import LinkCfg, SystemCfg
+from simlink.link.config import LinkCfg
+from simlink.system import SystemCfg
 from simlink.metrics import goodput_bps_hz
 from simlink.link.precoding import num_streams, precoding_matrix
 

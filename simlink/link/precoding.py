@@ -23,7 +23,7 @@ from __future__ import annotations
 import tensorflow as tf
 from sionna.phy.mimo import cbf_precoding_matrix, rzf_precoding_matrix
 
-from simlink.config import LinkCfg
+from simlink.link.config import LinkCfg
 
 Precoder = LinkCfg.model_fields["precoder"].annotation
 

@@ -1,4 +1,4 @@
-"""Lightweight time-conditioned CNN denoiser (DM-VB, METHODS.md), stacked over experts.
+"""Lightweight time-conditioned CNN denoiser (DM-VB, ``docs/methods.md``), stacked over experts.
 
 One :class:`ExpertCNN` holds ``K`` independent denoisers whose weights carry a
 leading expert axis, so all ``K`` are trained and evaluated in ONE batched
@@ -96,7 +96,8 @@ def denoise(weights: Mapping[str, tf.Tensor], x: tf.Tensor, t: tf.Tensor) -> tf.
 
 
 class ExpertCNN(tf.Module):
-    """``K`` stacked time-conditioned CNN denoisers (weights of :func:`denoise`).
+    """``K`` stacked time-conditioned CNN denoisers (weights of :func:`denoise`),
+    an unconditional :class:`~simlink.nn.diffusion.Denoiser`.
 
     Weights live in ``tf.Variable`` s named as in :meth:`get_state`; build a
     fresh network with :meth:`init`, a trained one with ``ExpertCNN(state)``.
@@ -140,6 +141,12 @@ class ExpertCNN(tf.Module):
         """Current weight values, the argument of :func:`denoise` in compiled code."""
         return {k: tf.convert_to_tensor(v) for k, v in self.weights.items()}
 
-    def __call__(self, x: tf.Tensor, t: tf.Tensor) -> tf.Tensor:
-        """:func:`denoise` with this network's weights."""
+    def __call__(self, x: tf.Tensor, t: tf.Tensor, cond: None = None) -> tf.Tensor:
+        """:func:`denoise` with this network's weights: ``x`` [K, B, H, W, 2], ``t`` [B].
+
+        The experts are unconditional priors: a ``cond`` is an error rather than
+        silently ignored, so a conditional method cannot train one by mistake.
+        """
+        if cond is not None:
+            raise TypeError("ExpertCNN is an unconditional denoiser: cond must be None")
         return denoise(self.weights, x, t)

@@ -1,6 +1,6 @@
 """DDPM pieces shared by the diffusion methods.
 
-Conventions (METHODS.md, DM-VB):
+Conventions (``docs/methods.md``, DM-VB):
 
 - The diffusion state is complex: ``x_t = sqrt(abar_t) x_0 + sqrt(1 - abar_t) eps``
   with ``eps ~ CN(0, I)``, i.e. unit power per complex entry like the
@@ -16,7 +16,7 @@ Conventions (METHODS.md, DM-VB):
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Callable
+from typing import Any, Callable, Protocol
 
 import numpy as np
 import tensorflow as tf
@@ -94,18 +94,54 @@ def tweedie(x_t: tf.Tensor, eps: tf.Tensor, abar_t: tf.Tensor) -> tf.Tensor:
     return (x_t - tf.sqrt(1.0 - abar_t) * eps) / tf.sqrt(abar_t)
 
 
-EpsFn = Callable[[tf.Tensor, tf.Tensor], tf.Tensor]
+class Denoiser(Protocol):
+    """A noise predictor ``eps_theta(x_t, t, cond)``: what the training loss and
+    the sampler need of a diffusion network.
+
+    Input: ``x_t`` the noisy state in the predictor's own domain (a network's
+    real images; complex states for the sampler's mixture score), ``t`` int32
+    step indices, [B] or a scalar for the whole batch (the sampler's loop
+    index), ``cond`` the condition (``None`` for an unconditional prior; e.g.
+    the UL CSI of a conditional prior), any nest of tensors.
+    Output: predicted ``eps``, shaped and typed like ``x_t``.
+    """
+
+    def __call__(self, x_t: tf.Tensor, t: tf.Tensor, cond: Any = None) -> tf.Tensor: ...
 
 
-def posterior_sample(eps_fn: EpsFn, lik_fn: EpsFn, x_T: tf.Tensor, sched: dict[str, tf.Tensor],
-                     zeta: tf.Tensor, t_start: tf.Tensor | int | None = None) -> tf.Tensor:
+#: ``lik_fn(x_t, t)``: the likelihood score ``grad log p(y | x_t)``, shaped like ``x_t``
+ScoreFn = Callable[[tf.Tensor, tf.Tensor], tf.Tensor]
+
+
+def ddpm_loss(denoiser: Denoiser, x0: tf.Tensor, seed: tf.Tensor, abar: tf.Tensor,
+              cond: Any = None) -> tf.Tensor:
+    """Ho et al.'s simple objective on one batch: ``mean ||eps - eps_theta(x_t, t, cond)||^2``
+    with ``t`` uniform in ``[0, T)`` per sample and ``x_t`` = :func:`noisy` ``(x0, eps, abar_t)``.
+
+    Input: ``x0`` [B, ...] float32 clean samples in the denoiser's domain (e.g.
+    :func:`to_image` of complex channels), ``seed`` [2] int (``t`` is drawn
+    from ``seed``, the real ``eps ~ N(0, I)`` from ``seed + 1``), ``abar`` [T]
+    float32, ``cond`` passed to the denoiser. Output: scalar float32.
+    """
+    shape = tf.shape(x0)
+    t = tf.random.stateless_uniform([shape[0]], seed, 0, tf.shape(abar)[0], dtype=tf.int32)
+    eps = tf.random.stateless_normal(shape, seed + 1)
+    abar_t = tf.reshape(tf.gather(abar, t), tf.concat([[-1], tf.ones_like(shape[1:])], 0))
+    return tf.reduce_mean(tf.square(eps - denoiser(noisy(x0, eps, abar_t), t, cond)))
+
+
+def posterior_sample(eps_fn: Denoiser, lik_fn: ScoreFn, x_T: tf.Tensor,
+                     sched: dict[str, tf.Tensor], zeta: tf.Tensor,
+                     t_start: tf.Tensor | int | None = None, cond: Any = None) -> tf.Tensor:
     """Deterministic posterior sampling (no injected noise), ``t = t_start .. 0``:
-    ``x_{t-1} = (x_t + beta_t (-eps_fn(x_t, t) / sqrt(1 - abar_t) + zeta lik_fn(x_t, t))) / sqrt(alpha_t)``.
+    ``x_{t-1} = (x_t + beta_t (-eps_fn(x_t, t, cond) / sqrt(1 - abar_t)
+    + zeta lik_fn(x_t, t))) / sqrt(alpha_t)``.
 
-    Input: ``eps_fn(x_t, t)`` the (mixture) noise prediction, complex like ``x_t``;
-    ``lik_fn(x_t, t)`` the likelihood score ``grad log p(y | x_t)``; ``x_T`` the
-    complex start [...] at step ``t_start`` (default ``T - 1``: pure noise);
-    ``sched`` from :meth:`Schedule.tensors`.
+    Input: ``eps_fn`` the (mixture) noise prediction on complex states, called
+    as ``eps_fn(x_t, t, cond)`` with a scalar ``t``; ``lik_fn(x_t, t)`` the
+    likelihood score ``grad log p(y | x_t)``; ``x_T`` the complex start [...]
+    at step ``t_start`` (default ``T - 1``: pure noise); ``sched`` from
+    :meth:`Schedule.tensors`; ``cond`` the prior's condition, passed through.
     Output: ``x_0`` [...] complex, the estimate. Graph-friendly (``tf.while_loop``).
     """
     beta, alpha, abar = sched["beta"], sched["alpha"], sched["abar"]
@@ -113,7 +149,7 @@ def posterior_sample(eps_fn: EpsFn, lik_fn: EpsFn, x_T: tf.Tensor, sched: dict[s
 
     def body(t, x):
         c = lambda v: tf.cast(v[t], x.dtype)  # noqa: E731
-        prior = -eps_fn(x, t) / tf.sqrt(1.0 - c(abar))
+        prior = -eps_fn(x, t, cond) / tf.sqrt(1.0 - c(abar))
         score = prior + zeta * lik_fn(x, t)
         return t - 1, (x + c(beta) * score) / tf.sqrt(c(alpha))
 

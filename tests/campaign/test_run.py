@@ -1,15 +1,14 @@
 """A campaign run: its table, manifest, plots and laws 4 and 5."""
 import json
-import typing
 
 import numpy as np
 import pandas as pd
 import pytest
 
-from simlink import config
 from simlink.campaign import CampaignError, run
 from simlink.campaign.cells import effective_scenario, make_grid
-from simlink.campaign.store import COLUMNS
+from simlink.campaign.store import columns
+from simlink.estimators import REGISTRY
 
 REQUIRED = ["environment", "estimator", "snr_db", "seed", "n_samples", "nmse_db", "est_snr_db",
             "rate_bps_hz", "ber", "bler", "feedback_bits", "latency_ms", "nmse_db_ci_low",
@@ -18,7 +17,7 @@ REQUIRED = ["environment", "estimator", "snr_db", "seed", "n_samples", "nmse_db"
 
 def test_table_has_one_row_per_point(tiny, reference):
     out, df = reference
-    assert list(df.columns) == COLUMNS and set(REQUIRED) <= set(df.columns)
+    assert list(df.columns) == columns() and set(REQUIRED) <= set(df.columns)
     assert len(df) == len(tiny.environments) * len(tiny.estimators) * len(tiny.sweep.snr_db)
     assert (df["n_samples"] == tiny.sweep.n_test).all()
     assert (df["n_cells"] == 3).all() and (df["seed"] == tiny.seed).all()
@@ -105,12 +104,11 @@ def test_smoke_and_seed_shape_the_effective_scenario(tiny):
 
 
 def test_smoke_overrides_train_steps(tiny):
-    trainable = [m for m in typing.get_args(typing.get_args(config.EstCfg)[0])
-                 if "train_steps" in m.model_fields]
+    trainable = [cls for cls in REGISTRY.values() if "train_steps" in cls.Config.model_fields]
     if not trainable:
         pytest.skip("no estimator with train_steps in the schema")
-    kind = trainable[0].model_fields["kind"].annotation.__args__[0]
-    scenario = tiny.model_copy(update={"estimators": [*tiny.estimators, trainable[0](name="nn", kind=kind)]})
+    entry = trainable[0].Config(name="nn", kind=trainable[0].kind)
+    scenario = tiny.model_copy(update={"estimators": [*tiny.estimators, entry]})
     smoke = effective_scenario(scenario, smoke=True)
     assert smoke.estimators[-1].train_steps == tiny.smoke.train_steps
     assert smoke.estimators[:-1] == tiny.estimators

@@ -1,9 +1,10 @@
 """Helpers shared by the channel tests."""
 from __future__ import annotations
 
+import h5py
 import numpy as np
 
-from simlink.config import SystemCfg
+from simlink.system import SystemCfg
 
 
 def make_system(*, gap_hz: float = 0.0, n_sc: int = 8, n_sc_dl: int | None = None,
@@ -19,3 +20,14 @@ def make_system(*, gap_hz: float = 0.0, n_sc: int = 8, n_sc_dl: int | None = Non
 def mean_with_error(x: np.ndarray) -> tuple[complex, float]:
     """Sample mean of independent draws ``x [N]`` and its standard error."""
     return x.mean(), float(np.sqrt(np.mean(np.abs(x - x.mean()) ** 2) / len(x)))
+
+
+def flip_data_byte(path, field: str, offset: int) -> None:
+    """Corrupt one byte of ``field``'s first HDF5 chunk in the file at ``path``, ``offset`` bytes in."""
+    with h5py.File(path, "r") as f:
+        where = f[field].id.get_chunk_info(0).byte_offset + offset
+    with open(path, "r+b") as f:
+        f.seek(where)
+        byte = f.read(1)
+        f.seek(where)
+        f.write(bytes([byte[0] ^ 0xFF]))

@@ -7,7 +7,7 @@ from channel_helpers import make_system
 
 from simlink.channels.arrays import (BandStackedArray, coefficient_array, exponential_correlation,
                                      one_ring_correlation, panel_array, port_grid)
-from simlink.config import UlaArray, UpaArray
+from simlink.system import UlaArray, UpaArray
 
 C = 299792458.0
 UPA = UpaArray(kind="upa", rows=2, cols=3, polarization="dual", spacing_wavelengths=0.5)

@@ -6,11 +6,11 @@ import logging
 import h5py
 import numpy as np
 import pytest
-from channel_helpers import make_system
+from channel_helpers import flip_data_byte, make_system
 
 import simlink.channels as ch
 from simlink.channels import sampling
-from simlink.config import CdlEnv, GaussianEnv
+from simlink.channels import CdlEnv, GaussianEnv
 
 SYSTEM = make_system(gap_hz=1e6, n_sc=6, n_sc_dl=4, bs={"kind": "ula", "n": 4})
 GAUSS = GaussianEnv(name="gauss", kind="gaussian", spatial="one_ring")
@@ -71,16 +71,6 @@ def _truncate(path):
     path.write_bytes(data[: len(data) // 2])
 
 
-def _flip_data_bytes(path):
-    with h5py.File(path, "r") as f:
-        offset = f["H_ul"].id.get_chunk_info(0).byte_offset + 1000
-    with open(path, "r+b") as f:
-        f.seek(offset)
-        byte = f.read(1)
-        f.seek(offset)
-        f.write(bytes([byte[0] ^ 0xFF]))
-
-
 def _flip_header_bytes(path):
     with open(path, "r+b") as f:
         f.seek(0)
@@ -89,7 +79,7 @@ def _flip_header_bytes(path):
 
 @pytest.mark.parametrize("damage, reason", [
     (_delete_flag, "no complete flag"), (_truncate, "unreadable"),
-    (_flip_data_bytes, "checksum mismatch"), (_flip_header_bytes, "unreadable"),
+    (lambda p: flip_data_byte(p, "H_ul", 1000), "checksum mismatch"), (_flip_header_bytes, "unreadable"),
 ])
 def test_partial_or_corrupt_file_is_rebuilt(tmp_path, streams, caplog, damage, reason):
     path = ch.ensure_dataset(GAUSS, SYSTEM, N, 5, cache_root=tmp_path)
@@ -105,7 +95,7 @@ def test_partial_or_corrupt_file_is_rebuilt(tmp_path, streams, caplog, damage, r
 
 def test_damaged_files_are_refused_by_load(tmp_path):
     path = ch.ensure_dataset(GAUSS, SYSTEM, N, 6, cache_root=tmp_path)
-    _flip_data_bytes(path)
+    flip_data_byte(path, "H_ul", 1000)
     with pytest.raises(ch.ChannelError, match="checksum mismatch"):
         ch.load_dataset(path, verify=True)
     _delete_flag(path)

@@ -8,7 +8,7 @@ import scipy.io
 from channel_helpers import make_system
 
 import simlink.channels as ch
-from simlink.config import FileEnv
+from simlink.channels import FileEnv
 
 FRAMES, ANT, SC = 30, 4, 20
 SYSTEM = make_system(n_sc=8, n_sc_dl=6, bs={"kind": "ula", "n": 4})
@@ -49,7 +49,7 @@ def _env(path, **kw) -> FileEnv:
 def test_round_trip(tmp_path, name):
     data = _csi()
     env = _env(_write(tmp_path / name, data))
-    assert ch.check_file_env(env, SYSTEM) == []
+    assert ch.check_environment(env, SYSTEM) == []
     d = ch.generate(env, SYSTEM, FRAMES, seed=4)
     # without replacement: every frame exactly once, time index = frame index
     assert sorted(d["time_index"]) == list(range(FRAMES))
@@ -90,7 +90,7 @@ def test_more_draws_than_frames_repeat_whole_permutations(tmp_path):
 ])
 def test_wrong_shapes_are_reported_in_one_line_naming_the_file(tmp_path, shape, message):
     path = _write(tmp_path / "bad.npz", _csi(shape=shape))
-    problems = ch.check_file_env(_env(path), SYSTEM)
+    problems = ch.check_environment(_env(path), SYSTEM)
     assert len(problems) == 1 and "\n" not in problems[0]
     assert str(path) in problems[0]
     assert __import__("re").search(message, problems[0]), problems[0]
@@ -100,16 +100,16 @@ def test_wrong_shapes_are_reported_in_one_line_naming_the_file(tmp_path, shape, 
 
 def test_missing_key_and_corrupt_files(tmp_path):
     path = _write(tmp_path / "csi.h5", _csi(), key="other")
-    assert ch.check_file_env(_env(path), SYSTEM) == [f"{path}: no dataset 'H' in the file"]
+    assert ch.check_environment(_env(path), SYSTEM) == [f"{path}: no dataset 'H' in the file"]
     for name in ("junk.h5", "junk.npz", "junk.mat"):
         junk = tmp_path / name
         junk.write_bytes(b"\x00not a csi file" * 10)
-        (problem,) = ch.check_file_env(_env(junk), SYSTEM)
+        (problem,) = ch.check_environment(_env(junk), SYSTEM)
         assert problem.startswith(f"{junk}: cannot read the file") and "\n" not in problem
 
 
 def test_bands_must_fit_in_the_file(tmp_path):
     data = _csi()
     env = _env(_write(tmp_path / "csi.npz", data), ul_offset=data.shape[-1] - 2)
-    (problem,) = ch.check_file_env(env, SYSTEM)
+    (problem,) = ch.check_environment(env, SYSTEM)
     assert "too few for the UL band" in problem and "csi.npz" in problem

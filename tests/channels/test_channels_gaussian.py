@@ -1,4 +1,4 @@
-"""The ``gaussian`` environment against its closed-form covariances (DESIGN.md law 7)."""
+"""The ``gaussian`` environment against its closed-form covariances (docs/methods.md, "Physics laws checked by the tests", law 7)."""
 from __future__ import annotations
 
 import numpy as np
@@ -6,7 +6,8 @@ import pytest
 from channel_helpers import make_system
 
 import simlink.channels as ch
-from simlink.config import GaussianEnv
+from simlink.channels import GaussianEnv
+pytestmark = pytest.mark.fast
 
 SYSTEM = make_system(gap_hz=5e6, n_sc=4, n_sc_dl=3, scs_hz=0.5e6,
                      bs={"kind": "ula", "n": 3}, ue={"kind": "ula", "n": 2})

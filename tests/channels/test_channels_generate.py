@@ -7,7 +7,7 @@ from channel_helpers import make_system
 
 import simlink.channels as ch
 from simlink.channels.source import BLOCK
-from simlink.config import CdlEnv, GaussianEnv, UmiEnv
+from simlink.channels import CdlEnv, GaussianEnv, UmiEnv
 
 MIMO = make_system(bs={"kind": "upa", "rows": 2, "cols": 2, "polarization": "dual"},
                    ue={"kind": "ula", "n": 2})  # the zero-gap system of the physics tests: compiled once

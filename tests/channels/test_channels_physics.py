@@ -1,4 +1,4 @@
-"""Physics of the FDD pairs (DESIGN.md law 2 and the data conventions), real Sionna."""
+"""Physics of the FDD pairs (docs/methods.md: law 2 and "Conventions"), real Sionna."""
 from __future__ import annotations
 
 import numpy as np
@@ -7,7 +7,7 @@ from channel_helpers import make_system, mean_with_error
 
 import simlink.channels as ch
 from simlink.channels.bands import baseband_frequencies
-from simlink.config import CdlEnv, GaussianEnv, TdlEnv, UmiEnv
+from simlink.channels import CdlEnv, GaussianEnv, TdlEnv, UmiEnv
 
 # Multi-port arrays: a UPA of dual-polarised elements at the BS (8 ports), a 2-element ULA at the UE.
 MIMO = {"bs": {"kind": "upa", "rows": 2, "cols": 2, "polarization": "dual"},

@@ -1,10 +1,14 @@
 """Small flat-model problems for the DM-VB tests (8 BS x 4 UE antennas, one subcarrier)."""
+import dataclasses
+
 import numpy as np
 
 from simlink.channels import gaussian_covariances, generate
-from simlink.config import GaussianEnv, SystemCfg
-from simlink.estimators import Dataset, Observation
-from simlink.estimators.dmvb import PILOT_GRID_KEY, dense_pilot_grid, receive
+from simlink.channels import GaussianEnv
+from simlink.system import SystemCfg
+from simlink.channels.dataset import Dataset
+from simlink.observation import Observation, observe
+from simlink.observation.grid import dense_pilot_grid
 
 N_BS, N_UE = 8, 4
 SYSTEM = SystemCfg(fc_ul_hz=3.5e9, fc_dl_hz=3.5e9, n_subcarriers_ul=1, n_subcarriers_dl=1,
@@ -35,10 +39,8 @@ def flat_observation(H: np.ndarray, n_pilots: int, snr_db: float, seed: int,
                      env_id: np.ndarray | None = None) -> Observation:
     """Flat-model observation ``Y = H X + N`` with a dense QPSK grid of ``n_pilots`` symbols."""
     grid = dense_pilot_grid(N_BS, n_pilots, H.shape[3])
-    nv = 10 ** (-snr_db / 10)
-    y = receive(H, grid, nv, np.random.default_rng(seed))
-    return Observation(system=SYSTEM, noise_var=nv, batch_size=len(H), y_pilots=y,
-                       env_id=env_id, extras={PILOT_GRID_KEY: grid})
+    obs = observe(H, H, SYSTEM, snr_db, ("dl_pilots",), seed, pilot_grid=grid)
+    return obs if env_id is None else dataclasses.replace(obs, env_id=np.asarray(env_id, np.int32))
 
 
 def flat_lmmse(R: np.ndarray, X: np.ndarray, noise_var: float) -> tuple[np.ndarray, float]:

@@ -5,13 +5,12 @@ import pytest
 import tensorflow as tf
 
 from simlink.channels import generate
-from simlink.config import SystemCfg
-from simlink.estimators import Observation
-from simlink.estimators.dmvb import PilotModel, pilot_grid, receive
-from simlink.estimators.dmvb.pilot_model import csi_to_images, likelihood_score
+from simlink.system import SystemCfg
 from simlink.estimators.lasso import Lasso
 from simlink.estimators.rls import RLS
-from simlink.link.pilots import pilot_symbols_grid, receive_pilots
+from simlink.observation import observe
+from simlink.observation.flat import PilotModel, csi_to_images, likelihood_score
+from simlink.observation.grid import pilot_resource_grid
 from simlink.nn import Schedule, complex_normal, noisy, posterior_sample, tweedie
 
 from .conftest import (CORRELATED, N_BS, N_UE, SYSTEM, db, flat_lmmse, flat_observation,
@@ -62,7 +61,7 @@ class GaussianScores:
         self.lik_M = tf.constant(np.array(lik_M), tf.complex64)
         self.lik_G = tf.constant(np.array(lik_G), tf.complex64)
 
-    def eps_fn(self, x, t):
+    def eps_fn(self, x, t, cond=None):
         return tf.einsum("ij,bj->bi", self.eps[t], x)
 
     def exact_lik_fn(self, y):
@@ -106,8 +105,7 @@ COMB_SYSTEM = SystemCfg(fc_ul_hz=3.5e9, fc_dl_hz=3.5e9, n_subcarriers_ul=8, n_su
 def _comb_observation(noise_var=0.1, seed=0):
     rng = np.random.default_rng(seed)
     H = (rng.standard_normal((3, 4, 2, 8)) + 1j * rng.standard_normal((3, 4, 2, 8))).astype(np.complex64)
-    return H, Observation(system=COMB_SYSTEM, noise_var=noise_var, batch_size=3,
-                          y_pilots=receive_pilots(H, COMB_SYSTEM, noise_var, rng))
+    return H, observe(H, H, COMB_SYSTEM, -10 * np.log10(noise_var), ("dl_pilots",), seed)
 
 
 @pytest.mark.parametrize("grid", ["flat", "comb"])
@@ -158,7 +156,7 @@ def test_method_likelihood_approximation_gap_to_lmmse(snr_db):
     _, closed = flat_lmmse(R, pm.X[0], obs.noise_var)
     gap = db(nmse(x0, vec(h))) - db(closed)
     assert 0.0 < gap < 3.0
-    assert nmse(x0, vec(h)) < nmse(RLS().estimate(obs), H)
+    assert nmse(x0, vec(h)) < nmse(RLS().estimate(obs).H, H)
 
 
 @pytest.mark.parametrize("grid", ["flat", "comb"])
@@ -168,7 +166,7 @@ def test_rls_is_the_regularised_least_squares_formula(grid):
     Y = PilotModel.measurements(obs.y_pilots)
     vec = lambda m: np.swapaxes(m, -1, -2).reshape(m.shape[0], -1)    # noqa: E731  column-major
     for lam in (0.3, None):
-        got = csi_to_images(RLS(lam=lam).estimate(obs))
+        got = csi_to_images(RLS(lam=lam).estimate(obs).H)
         reg = obs.noise_var if lam is None else lam
         for k in range(Y.shape[1]):
             A = np.kron(pm.X[k].T, np.eye(Y.shape[2]))
@@ -176,7 +174,7 @@ def test_rls_is_the_regularised_least_squares_formula(grid):
             np.testing.assert_allclose(vec(got[:, k]), want, rtol=1e-3, atol=1e-4)
     if grid == "flat":   # lam = noise variance is the LMMSE estimator of an i.i.d. unit-power prior
         W, _ = flat_lmmse(np.eye(N_BS * N_UE), pm.X[0], obs.noise_var)
-        np.testing.assert_allclose(vec(csi_to_images(RLS().estimate(obs))[:, 0]), vec(Y[:, 0]) @ W.T,
+        np.testing.assert_allclose(vec(csi_to_images(RLS().estimate(obs).H)[:, 0]), vec(Y[:, 0]) @ W.T,
                                    rtol=1e-3, atol=1e-4)
 
 
@@ -189,7 +187,7 @@ def test_rls_error_is_the_nmse_of_rls_on_a_white_prior(n_pilots, snr_db):
     H = ((rng.standard_normal((4000, N_BS, N_UE, 1)) + 1j * rng.standard_normal((4000, N_BS, N_UE, 1)))
          / np.sqrt(2)).astype(np.complex64)
     obs = flat_observation(H, n_pilots, snr_db, seed=4)
-    got = nmse(RLS().estimate(obs), H)
+    got = nmse(RLS().estimate(obs).H, H)
     assert PilotModel.of(obs).rls_error(obs.noise_var) == pytest.approx(got, rel=0.03)
 
 
@@ -197,9 +195,9 @@ def test_lasso_limits_and_sparse_recovery():
     """lam = 0 with enough pilots converges to LS; a huge lam gives zero; on channels
     sparse in the angular domain LASSO beats RLS with half the pilots."""
     H, obs, *_ = _problem(n_pilots=N_BS, snr_db=20.0, n=32)
-    ls = RLS(lam=0.0).estimate(obs)
-    assert nmse(Lasso(lam=0.0, n_iter=500).estimate(obs), ls) < 1e-4
-    assert np.all(Lasso(lam=1e6).estimate(obs) == 0)
+    ls = RLS(lam=0.0).estimate(obs).H
+    assert nmse(Lasso(lam=0.0, n_iter=500).estimate(obs).H, ls) < 1e-4
+    assert np.all(Lasso(lam=1e6).estimate(obs).H == 0)
     # two angular-domain paths per channel (on the DFT grids of both arrays)
     rng = np.random.default_rng(3)
     G = np.zeros((200, N_UE, N_BS), complex)
@@ -210,20 +208,24 @@ def test_lasso_limits_and_sparse_recovery():
     img *= np.sqrt(img[0].size / np.sum(np.abs(img) ** 2, axis=(1, 2)))[:, None, None]
     Hs = np.transpose(img, (0, 2, 1))[..., None].astype(np.complex64)
     obs = flat_observation(Hs, N_BS // 2, 20.0, seed=4)
-    assert nmse(Lasso().estimate(obs), Hs) < 0.5 * nmse(RLS().estimate(obs), Hs)
+    assert nmse(Lasso().estimate(obs).H, Hs) < 0.5 * nmse(RLS().estimate(obs).H, Hs)
 
 
 def test_comb_grid_pilot_model_matches_the_link_receiver():
-    """On the system's CSI-RS comb, ``receive`` draws what ``receive_pilots`` draws and the
-    per-subcarrier model reproduces the noiseless observation."""
+    """On the system's CSI-RS comb, the received grid is, entry by entry, what the
+    comb's definition gives (port ``p`` on OFDM symbol ``p // comb`` and the
+    subcarriers ``k = p mod comb``, with the pilot values of Sionna's pilot
+    pattern), and the per-subcarrier model reproduces the noiseless observation."""
     H, obs = _comb_observation(noise_var=0.1, seed=0)
-    grid = pilot_symbols_grid(COMB_SYSTEM)
-    np.testing.assert_array_equal(receive(H, grid, 0.1, np.random.default_rng(1)),
-                                  receive_pilots(H, COMB_SYSTEM, 0.1, np.random.default_rng(1)))
-    np.testing.assert_array_equal(pilot_grid(obs), grid)
+    clean = observe(H, H, COMB_SYSTEM, 300.0, ("dl_pilots",), 2)
+    comb = COMB_SYSTEM.pilots.comb
+    values = pilot_resource_grid(COMB_SYSTEM).pilot_pattern.pilots.numpy()[0]   # [n_bs, n_pilots]
+    expected = np.zeros_like(clean.y_pilots)
+    for p in range(COMB_SYSTEM.n_bs):
+        for i, k in enumerate(range(p % comb, COMB_SYSTEM.n_subcarriers_dl, comb)):
+            expected[:, 0, :, p // comb, k] += H[:, p, :, k] * values[p, i]
+    np.testing.assert_allclose(clean.y_pilots, expected, atol=1e-6)
     pm = PilotModel.of(obs)
-    clean = Observation(system=COMB_SYSTEM, noise_var=1e-9, batch_size=3,
-                        y_pilots=receive(H, grid, 0.0, np.random.default_rng(2)))
     Y = np.einsum("bkrt,kts->bkrs", csi_to_images(H), pm.X)
     np.testing.assert_allclose(PilotModel.measurements(clean.y_pilots), Y, atol=1e-5)
     # each subcarrier observes n_bs / comb ports: pilot density 1/2

@@ -1,10 +1,13 @@
 """Small real datasets (the `gaussian` environment) for estimator tests."""
+import dataclasses
+
 import numpy as np
 
 from simlink.channels import generate
-from simlink.config import GaussianEnv, SystemCfg
-from simlink.estimators import Dataset, Observation
-from simlink.link.pilots import receive_pilots
+from simlink.channels import GaussianEnv
+from simlink.system import SystemCfg
+from simlink.channels.dataset import Dataset
+from simlink.observation import Observation, observe
 
 SYSTEM = SystemCfg(fc_ul_hz=3.5e9, fc_dl_hz=3.62e9, n_subcarriers_ul=12, n_subcarriers_dl=12,
                    bs_array={"kind": "ula", "n": 4}, ue_array={"kind": "ula", "n": 2},
@@ -25,12 +28,11 @@ def make_dataset(system: SystemCfg, envs, n: int, seed: int) -> Dataset:
 
 def make_observation(system: SystemCfg, H_ul, H_dl, env_id, snr_db: float, seed: int) -> Observation:
     """An observation with every field filled (what the runner does per `requires`)."""
-    rng = np.random.default_rng(seed)
-    nv = 10 ** (-snr_db / 10)
-    noise = (rng.standard_normal(H_ul.shape) + 1j * rng.standard_normal(H_ul.shape)) * np.sqrt(nv / 2)
-    return Observation(system=system, noise_var=nv, batch_size=len(H_dl),
-                       ul_csi=(H_ul + noise).astype(np.complex64),
-                       y_pilots=receive_pilots(H_dl, system, nv, rng),
-                       env_id=np.asarray(env_id, np.int32), H_dl=H_dl)
+    obs = observe(H_ul, H_dl, system, snr_db, REQUIREMENTS, seed, env_index=0)
+    return dataclasses.replace(obs, env_id=np.asarray(env_id, np.int32))
+
+
+#: every observation kind ``observe`` fills
+REQUIREMENTS = ("ul_csi", "dl_pilots", "dl_partial", "feedback", "env_id", "dl_true")
 
 

@@ -1,13 +1,14 @@
-"""DESIGN.md physics laws 1 and 3 on real pilots and the Gaussian environment."""
+"""Physics laws 1 and 3 (docs/methods.md, "Physics laws checked by the tests") on real pilots and the Gaussian environment."""
 import numpy as np
 import pytest
 
 from simlink.channels import gaussian_covariances, generate
-from simlink.config import GaussianEnv, SystemCfg
-from simlink.estimators import Observation
+from simlink.channels import GaussianEnv
+from simlink.system import SystemCfg
+from simlink.observation import observe
 from simlink.estimators.lmmse import LMMSE, lmmse_nmse, sionna_lmmse_reference
 from simlink.estimators.ls import LS
-from simlink.link.pilots import ls_at_pilots, receive_pilots
+from simlink.observation.grid import ls_at_pilots
 
 ENV = GaussianEnv(name="g", kind="gaussian", bs_correlation=0.8)
 
@@ -22,9 +23,7 @@ def _nmse(H_hat, H):
 
 
 def _observe(system, H, snr_db, seed):
-    nv = 10 ** (-snr_db / 10)
-    y = receive_pilots(H, system, nv, np.random.default_rng(seed))
-    return Observation(system=system, noise_var=nv, batch_size=len(H), y_pilots=y)
+    return observe(H, H, system, snr_db, ("dl_pilots",), seed)
 
 
 @pytest.mark.parametrize("snr_db", [-5.0, 5.0, 15.0, 25.0])
@@ -39,7 +38,7 @@ def test_law1_ls_nmse_on_pilot_res_is_one_over_snr(snr_db):
     err = np.mean(np.abs(h_p - h_true) ** 2) / np.mean(np.abs(h_true) ** 2)
     assert err == pytest.approx(obs.noise_var, rel=4 / np.sqrt(n) + 0.03)
     # Sionna's estimator returns exactly those values on the pilot REs
-    H_ls = LS(interpolation="nearest").estimate(obs)
+    H_ls = LS(interpolation="nearest").estimate(obs).H
     sion = H_ls.transpose(0, 2, 1, 3).reshape(len(H), system.n_ue, -1)[..., idx]
     np.testing.assert_allclose(sion, h_p, rtol=1e-4, atol=1e-5)
 
@@ -54,9 +53,9 @@ def test_law3_lmmse_with_true_covariance_matches_closed_form(snr_db):
     s2 = obs.noise_var
     closed = np.real(np.trace(R - R @ np.linalg.solve(R + s2 * np.eye(len(R)), R))) / np.real(np.trace(R))
     assert lmmse_nmse(R, np.arange(len(R)), s2) == pytest.approx(closed, rel=1e-6)
-    measured = _nmse(est.estimate(obs), H)
+    measured = _nmse(est.estimate(obs).H, H)
     assert measured == pytest.approx(closed, rel=0.06)
-    assert measured <= _nmse(LS().estimate(obs), H)
+    assert measured <= _nmse(LS().estimate(obs).H, H)
 
 
 @pytest.mark.parametrize("snr_db", [-5.0, 5.0, 15.0, 25.0])
@@ -69,14 +68,14 @@ def test_law3_lmmse_never_loses_to_ls(snr_db, domain):
     if domain == "full":
         est = LMMSE(domain="full").set_state({"R": R}, system)
         predicted = lmmse_nmse(R, ls_at_pilots(obs.y_pilots, system)[1], obs.noise_var)
-        assert _nmse(est.estimate(obs), H) == pytest.approx(predicted, rel=0.08)
+        assert _nmse(est.estimate(obs).H, H) == pytest.approx(predicted, rel=0.08)
     else:
         n_sc = system.n_subcarriers_dl
         R_f = np.mean([R[b * n_sc:(b + 1) * n_sc, b * n_sc:(b + 1) * n_sc] for b in range(system.n_bs)], 0)
         est = LMMSE(domain="frequency").set_state({"R": R_f}, system)
-    lmmse = _nmse(est.estimate(obs), H)
+    lmmse = _nmse(est.estimate(obs).H, H)
     for interp in ("nearest", "linear"):
-        assert lmmse <= _nmse(LS(interpolation=interp).estimate(obs), H)
+        assert lmmse <= _nmse(LS(interpolation=interp).estimate(obs).H, H)
 
 
 def test_frequency_lmmse_equals_sionna_lmmse_interpolator():
@@ -85,6 +84,6 @@ def test_frequency_lmmse_equals_sionna_lmmse_interpolator():
     R = gaussian_covariances(ENV, system)["R_dl"][:n_sc, :n_sc]          # port 0 frequency covariance
     H = generate(ENV, system, 8, seed=7)["H_dl"]
     obs = _observe(system, H, 5.0, seed=8)
-    ours = LMMSE(domain="frequency").set_state({"R": R}, system).estimate(obs)
+    ours = LMMSE(domain="frequency").set_state({"R": R}, system).estimate(obs).H
     np.testing.assert_allclose(ours, sionna_lmmse_reference(obs.y_pilots, system, R, obs.noise_var),
                                rtol=1e-3, atol=1e-4)

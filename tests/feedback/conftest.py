@@ -4,9 +4,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from simlink.config import SystemCfg
-from simlink.estimators.base import Observation
-from simlink.link.pilots import receive_pilots
+from simlink.system import SystemCfg
+import dataclasses
+
+from simlink.observation import Observation, observe as observe_batch
 
 
 def make_system(rows: int = 2, cols: int = 4, polarization: str = "dual",
@@ -19,11 +20,13 @@ def make_system(rows: int = 2, cols: int = 4, polarization: str = "dual",
 
 
 def observe(H: np.ndarray, system: SystemCfg, noise_var: float, seed: int = 0,
-            **extras) -> Observation:
-    """The UE's pilot observation of the DL channel ``H`` [b, n_bs, n_ue, n_sc]."""
-    y = receive_pilots(H.astype(np.complex64), system, noise_var, np.random.default_rng(seed))
-    return Observation(system=system, noise_var=noise_var, batch_size=len(H),
-                       y_pilots=y, extras=extras)
+            feedback_channel=None) -> Observation:
+    """The UE's pilot observation of the DL channel ``H`` [b, n_bs, n_ue, n_sc]
+    (:func:`simlink.observation.observe`), with ``feedback_channel`` between
+    encoder and decoder (None: error-free)."""
+    H = H.astype(np.complex64)
+    obs = observe_batch(H, H, system, -10 * np.log10(noise_var), ("dl_pilots",), seed)
+    return dataclasses.replace(obs, feedback_channel=feedback_channel)
 
 
 def rayleigh(shape: tuple[int, ...], seed: int = 0) -> np.ndarray:

@@ -3,6 +3,7 @@ import pytest
 from hypothesis import given, settings, strategies as st
 
 from simlink.feedback.bits import BitLayout, UniformQuantizer, bit2num, bits_for, num2bit
+pytestmark = pytest.mark.fast
 
 
 def test_num2bit_is_msb_first():

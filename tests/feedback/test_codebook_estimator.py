@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from conftest import make_system, observe, rayleigh
-from simlink.config import CodebookEst
+
 from simlink.estimators import REGISTRY, build
 from simlink.estimators.codebook import GAIN_RANGE_DB, Codebook
 from simlink.estimators.ls import ls_estimate
@@ -32,8 +32,8 @@ def correlation(H_hat, H):
 
 def test_registered_with_the_config_keys():
     assert REGISTRY["codebook"] is Codebook
-    assert set(Codebook.param_names()) == set(CodebookEst.model_fields) - {"name", "kind"}
-    est = build(CodebookEst(name="cb", kind="codebook", subband_size=6, gain_bits=3))
+    assert set(Codebook.param_names()) == set(Codebook.Config.model_fields) - {"name", "kind"}
+    est = build(Codebook.Config(name="cb", kind="codebook", subband_size=6, gain_bits=3))
     assert (est.subband_size, est.gain_bits, est.o1) == (6, 3, 4)
     assert Codebook.requires == {"dl_pilots", "feedback"}
 
@@ -61,7 +61,7 @@ def test_law6_decoder_sees_only_the_reported_bits(dual_system, subband_size):
     assert bits.shape == (3, est.feedback_bits(dual_system))
     assert list(inspect.signature(est.decode).parameters) == ["bits", "system"]
     H_hat = est.decode(bits, dual_system)
-    np.testing.assert_array_equal(H_hat, est.estimate(obs))
+    np.testing.assert_array_equal(H_hat, est.estimate(obs).H)
     # every bit carries information: flipping any one changes the estimate
     for k in range(bits.shape[1]):
         flipped = bits.copy()
@@ -83,7 +83,7 @@ def test_feedback_channel_hook_sees_and_replaces_the_stream(dual_system):
 
     H = rayleigh((2, 16, 1, 24))
     obs = observe(H, dual_system, 0.1, feedback_channel=bsc)
-    H_hat = est.estimate(obs)
+    H_hat = est.estimate(obs).H
     bits = est.encode(observe(H, dual_system, 0.1))
     np.testing.assert_array_equal(seen[0], bits)
     flipped = bits.copy()
@@ -166,11 +166,11 @@ def test_gain_error_is_at_most_half_a_step(dual_system, subband_size):
 
 def test_without_gain_bits_the_estimate_has_unit_power_per_entry(dual_system):
     est = Codebook(gain_bits=0)
-    H_hat = est.estimate(observe(rayleigh((2, 16, 1, 24)) * 5, dual_system, 0.1))
+    H_hat = est.estimate(observe(rayleigh((2, 16, 1, 24)) * 5, dual_system, 0.1)).H
     assert est.feedback_bits(dual_system) == 4 + 3 + 2
     np.testing.assert_allclose(np.mean(np.abs(H_hat) ** 2, axis=(1, 2)), 1.0, rtol=1e-5)
 
 
 def test_same_observation_same_output(dual_system):
     obs = observe(rayleigh((2, 16, 1, 24)), dual_system, 0.1)
-    np.testing.assert_array_equal(Codebook().estimate(obs), Codebook().estimate(obs))
+    np.testing.assert_array_equal(Codebook().estimate(obs).H, Codebook().estimate(obs).H)

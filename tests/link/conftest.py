@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import numpy as np
 import pytest
 
-from simlink.config import SystemCfg
+from simlink.system import SystemCfg
 from simlink.link.chain import LinkCfg
 from simlink.link.reference import cdl_downlink_channel
 

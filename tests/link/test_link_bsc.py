@@ -2,7 +2,7 @@
 import numpy as np
 import pytest
 
-from simlink.link.bsc import bsc
+from simlink.feedback.bsc import bsc
 
 
 def test_p_zero_is_identity_and_draws_nothing():

@@ -6,7 +6,7 @@ import pytest
 import tensorflow as tf
 from pydantic import ValidationError
 
-from simlink.config import SystemCfg
+from simlink.system import SystemCfg
 from simlink.link.chain import (COUNT_KEYS, LinkCfg, code_block_sizes, exponential_pdp_freq_cov,
                                 link_chain, link_metrics, merge_counts, simulate_link)
 from simlink.link.precoding import num_streams, precoding_matrix

@@ -4,25 +4,28 @@ A :class:`DiffusionEstimator` trains one DDPM expert per group of training
 data (per environment, or one on the pooled data), stacks the experts into
 one :class:`~simlink.nn.ExpertCNN`, and estimates every subcarrier's channel
 image ``H_k`` [Nr, Nt] from the flat pilot model of
-:mod:`simlink.estimators.dmvb.pilot_model` by deterministic posterior sampling
+:mod:`simlink.observation.flat` by deterministic posterior sampling
 with a mixture prior of weights ``phi`` [b, K]. Subclasses choose the groups
 and ``phi``.
 """
 from __future__ import annotations
 
-import hashlib
+from collections.abc import Mapping
+from typing import Annotated, Literal
 
 import numpy as np
 import tensorflow as tf
+from pydantic import Field
 
-from simlink.config import SystemCfg, stable_hash
-from simlink.estimators.base import Dataset, Estimator, Observation
-from simlink.estimators.dmvb.pilot_model import PilotModel, images_to_csi, likelihood_score
-from simlink.fileio import load_state, save_state
+from simlink.channels.dataset import Dataset
+from simlink.estimators.base import Estimate, Estimator
+from simlink.hashing import stable_hash
 from simlink.nn import (ExpertCNN, Schedule, complex_normal, from_image, posterior_sample,
                         to_image, train_ddpm)
 from simlink.nn.denoiser import denoise
-from simlink.paths import cache_dir
+from simlink.observation import Observation
+from simlink.observation.flat import PilotModel, images_to_csi, likelihood_score
+from simlink.system import NonNegInt, PosFloat, PosInt, SystemCfg
 
 #: key of the training time stored beside an expert's cached weights
 _SECONDS = "train_seconds"
@@ -37,16 +40,20 @@ RLS_START_MARGIN = 4.0
 DEFAULT_WIDTH = 32
 
 
-def image_draw(H: np.ndarray):
-    """Training-batch sampler over the per-subcarrier images of ``H`` [n, n_bs, n_ue, n_sc].
+def image_draw(data: Dataset):
+    """Training-batch sampler over the per-subcarrier images of ``data.H_dl``
+    [n, n_bs, n_ue, n_sc], read row by row (``data`` may be file-backed).
 
     Output: ``draw(rng, B) -> [1, B, n_ue, n_bs]`` complex64 (random sample and
     subcarrier each), the :data:`simlink.nn.train.DrawFn` of one expert.
     """
+    n, n_sc = len(data), data.shape("H_dl")[3]
+
     def draw(rng: np.random.Generator, batch: int) -> np.ndarray:
-        rows = rng.integers(H.shape[0], size=batch)
-        sc = rng.integers(H.shape[3], size=batch)
-        return np.swapaxes(H[rows, :, :, sc], 1, 2)[None]   # [B, n_bs, n_ue] -> [1, B, n_ue, n_bs]
+        rows = rng.integers(n, size=batch)
+        sc = rng.integers(n_sc, size=batch)
+        H = data.rows(rows)["H_dl"]                          # == H_dl[rows]
+        return np.swapaxes(H[np.arange(batch), :, :, sc], 1, 2)[None]
     return draw
 
 
@@ -82,7 +89,7 @@ def mixture_posterior(weights: dict[str, tf.Tensor], sched: dict[str, tf.Tensor]
     """
     phi = tf.cast(phi, tf.complex64)
 
-    def eps_fn(x, t):
+    def eps_fn(x, t, cond=None):
         eps = experts_eps(weights, x, tf.fill(tf.shape(x)[:2], t))
         return tf.einsum("kbsrt,bk->bsrt", eps, phi)
 
@@ -93,14 +100,47 @@ def mixture_posterior(weights: dict[str, tf.Tensor], sched: dict[str, tf.Tensor]
 
 
 class DiffusionEstimator(Estimator):
-    """Base of the diffusion estimators. Hyper-parameters (set by subclasses):
-    ``width``, ``emb_dim``, ``n_steps`` (T), ``train_steps``, ``batch_size``,
-    ``learning_rate``, ``zeta`` (likelihood weight), ``start`` (``noise`` or
-    ``rls``, see :meth:`_inputs`), ``seed`` (start noise of the
-    sampler and the VB noise draws; training uses ``fit``'s ``rng``)."""
+    """Base of the diffusion estimators: the keys ``dmvb``, ``standard_dm`` and
+    ``genie_dm`` share (docs/methods.md, "Diffusion family").
+
+    Parameters
+    ----------
+    width : int
+        Expert CNN width ``C``.
+    emb_dim : int
+        Size of the sinusoidal time embedding (even).
+    n_steps : int
+        Diffusion steps ``T`` of the linear schedule.
+    train_steps : int
+        Adam steps per expert.
+    batch_size : int
+        Training batch size (images of one subcarrier each).
+    learning_rate : float
+        Peak Adam learning rate (cosine decay to 0).
+    zeta : float
+        Weight of the likelihood score (> 1 favours the measurement).
+    start : "rls" or "noise"
+        Sampler start: the re-noised regularised-LS estimate at the step whose
+        noise level is :data:`RLS_START_MARGIN` times its error (fewer steps,
+        robust), or pure noise at ``T``.
+    seed : int
+        Start noise of the sampler and the VB noise draws (training is seeded
+        by the content of each expert, see :meth:`fit`).
+    """
     requires = frozenset({"dl_pilots"})
     fit_scope = "all"
-    compiled = True
+    #: 1: Keras Adam (experts trained by the earlier hand-written Adam differ)
+    fit_version = 1
+
+    width: PosInt = DEFAULT_WIDTH
+    emb_dim: Annotated[int, Field(gt=0, multiple_of=2)] = 32
+    n_steps: Annotated[int, Field(ge=25)] = 100
+    train_steps: PosInt = 4000
+    batch_size: PosInt = 128
+    learning_rate: PosFloat = 1e-3
+    zeta: PosFloat = 4.0
+    start: Literal["rls", "noise"] = "rls"
+    seed: NonNegInt = 0
 
     # -- learning -------------------------------------------------------
     def _groups(self, train: Dataset) -> list[Dataset]:
@@ -114,53 +154,59 @@ class DiffusionEstimator(Estimator):
     def _expert_width(self, n_envs: int) -> int:
         return self.width
 
-    def _expert_key(self, H: np.ndarray, width: int) -> str:
-        """Content hash of the expert of ``width`` trained on ``H``: the training
-        keys, the width and the data."""
-        return stable_hash({"width": width, "emb_dim": self.emb_dim, "n_steps": self.n_steps,
-                            "train_steps": self.train_steps, "batch_size": self.batch_size,
-                            "learning_rate": self.learning_rate,
-                            "data": hashlib.sha256(np.ascontiguousarray(H).tobytes()).hexdigest()}, 24)
-
-    def fit(self, train: Dataset, *, rng: np.random.Generator) -> "DiffusionEstimator":
-        """Train (or load) one expert per group of ``train``.
-
-        Experts are cached one by one under ``cache_dir()/experts`` by
-        :meth:`_expert_key`, and each is initialised and trained from a
-        generator seeded by that key (``rng`` is not used): ``dmvb`` and
+    def parts(self, train: Dataset) -> dict[str, str]:
+        """One part per expert, keyed by the content hash of what it is trained
+        from: the training keys, the width and the data (so ``dmvb`` and
         ``genie_dm`` share their experts, and a pilot-density change or a
-        scenario that changes one environment's data retrains nothing else.
-        The missing experts train in one :func:`~simlink.nn.train_ddpm` call
-        (one XLA compilation). ``train_seconds_`` [K]: each expert's training
-        time, measured when it was trained.
+        scenario that changes one environment's data retrains nothing else)."""
+        width = self._expert_width(len(train.env_names))
+        keys = {"width": width, "emb_dim": self.emb_dim, "n_steps": self.n_steps,
+                "train_steps": self.train_steps, "batch_size": self.batch_size,
+                "learning_rate": self.learning_rate, "fit_version": self.fit_version}
+        return {f"expert{i}": stable_hash({**keys, "data": g.sha256("H_dl")}, 24)
+                for i, g in enumerate(self._groups(train))}
+
+    def fit(self, train: Dataset, *, rng: np.random.Generator,
+            parts: Mapping[str, dict[str, np.ndarray]] | None = None) -> "DiffusionEstimator":
+        """Train one expert per group of ``train``, except those in ``parts``.
+
+        Each expert is initialised and trained from a generator seeded by its
+        part key (``rng`` is not used), so an expert is the same whichever
+        estimator or scenario trains it. The missing experts train in one
+        :func:`~simlink.nn.train_ddpm` call (one XLA compilation).
+        ``train_seconds_`` [K]: each expert's training time, measured when it
+        was trained.
         """
         width = self._expert_width(len(train.env_names))
         groups = self._groups(train)
-        keys = [self._expert_key(g.H_dl, width) for g in groups]
-        paths = [cache_dir() / "experts" / f"{key}.npz" for key in keys]
-        states = [load_state(path) for path in paths]
-        todo = [i for i, state in enumerate(states) if state is None]
+        keys = self.parts(train)
+        states = dict(parts or {})
+        todo = [i for i, name in enumerate(keys) if name not in states]
         if todo:
-            rngs = [np.random.default_rng(int(keys[i], 16)) for i in todo]
+            rngs = [np.random.default_rng(int(list(keys.values())[i], 16)) for i in todo]
             inits = [ExpertCNN.init(1, width, self.emb_dim, r).get_state() for r in rngs]
             model = ExpertCNN({n: np.concatenate([s[n] for s in inits]) for n in inits[0]})
-            out = train_ddpm(model, [image_draw(groups[i].H_dl) for i in todo],
+            out = train_ddpm(model, [image_draw(groups[i]) for i in todo],
                              Schedule.linear(self.n_steps), steps=self.train_steps,
                              batch_size=self.batch_size, learning_rate=self.learning_rate, rngs=rngs)
             trained = model.get_state()
             for j, i in enumerate(todo):
-                states[i] = {n: v[j:j + 1] for n, v in trained.items()}
-                states[i][_SECONDS] = out["seconds"][j:j + 1]
-                save_state(paths[i], states[i])
-        self.train_seconds_ = np.array([float(s[_SECONDS][0]) for s in states])
-        state = {n: np.concatenate([s[n] for s in states]) for n in states[0] if n != _SECONDS}
+                state = {n: v[j:j + 1] for n, v in trained.items()}
+                state[_SECONDS] = out["seconds"][j:j + 1]
+                states[f"expert{i}"] = state
+        self.part_states_ = {name: states[name] for name in keys}
+        ordered = list(self.part_states_.values())
+        self.train_seconds_ = np.array([float(s[_SECONDS][0]) for s in ordered])
+        state = {n: np.concatenate([s[n] for s in ordered]) for n in ordered[0] if n != _SECONDS}
         return self.set_state(state, train.system)
+
+    def part_states(self) -> dict[str, dict[str, np.ndarray]]:
+        return self.part_states_
 
     def get_state(self) -> dict[str, np.ndarray]:
         return {k: v.numpy() for k, v in self.weights_.items()}
 
     def set_state(self, state: dict[str, np.ndarray], system: SystemCfg) -> "DiffusionEstimator":
-        self.system_ = system
         self.weights_ = {k: tf.constant(np.asarray(v, np.float32)) for k, v in state.items()}
         self.sched_ = Schedule.linear(self.n_steps)
         return self
@@ -177,7 +223,7 @@ class DiffusionEstimator(Estimator):
         """Arguments of :func:`mixture_posterior` for ``obs`` but ``phi``.
 
         ``start: noise``: pure noise (drawn from ``seed``) at ``t = T - 1``.
-        ``start: rls`` (METHODS.md's alternative, re-noised): the regularised-LS
+        ``start: rls`` (the alternative start of docs/methods.md, "Posterior sampling", re-noised): the regularised-LS
         estimate ``h_rls`` at the first step ``t'`` whose noise level
         ``(1 - abar) / abar`` reaches :data:`RLS_START_MARGIN` times the RLS
         error ``e`` (unobserved directions included),
@@ -212,9 +258,9 @@ class DiffusionEstimator(Estimator):
         """Mixture weights [b, K] of a single-pass estimator."""
         raise NotImplementedError
 
-    def traced_functions(self) -> list:
+    def traced_functions(self, system: SystemCfg) -> list:
         return [mixture_posterior]
 
-    def estimate(self, obs: Observation) -> np.ndarray:
+    def estimate(self, obs: Observation) -> Estimate:
         phi = tf.constant(self._phi(obs), tf.float32)
-        return images_to_csi(mixture_posterior(**self._inputs(obs), phi=phi).numpy())
+        return Estimate(images_to_csi(mixture_posterior(**self._inputs(obs), phi=phi).numpy()))

@@ -1,6 +1,6 @@
 """DM-VB: mixture-of-experts diffusion prior with variational-Bayes expert inference.
 
-METHODS.md, "DM-VB", Algorithm 1. One DDPM expert per training environment;
+docs/methods.md, "Diffusion family", Algorithm 1. One DDPM expert per training environment;
 at inference the expert indicator ``z`` and the mixing weights ``pi`` are
 inferred with the channel, per sample, by alternating
 
@@ -12,17 +12,24 @@ inferred with the channel, per sample, by alternating
 3. pi-step: ``gamma = gamma0 + phi``;
 
 until ``max |phi - phi_prev| < tol`` or ``max_outer`` iterations. The final
-``phi`` [b, K] is kept in ``phi_`` (experts in ``Dataset.env_names`` order).
+``phi`` [b, K] (experts in ``Dataset.env_names`` order) is the ``phi``
+diagnostic of the :class:`~simlink.estimators.Estimate`.
 """
 from __future__ import annotations
 
 import numpy as np
 import tensorflow as tf
 
-from simlink.estimators.base import Observation, register
-from simlink.estimators.dmvb.core import DEFAULT_WIDTH, DiffusionEstimator, experts_eps, mixture_posterior
-from simlink.estimators.dmvb.pilot_model import images_to_csi
+from typing import Annotated
+
+from pydantic import Field
+
+from simlink.estimators.base import Diagnostic, Estimate, register
+from simlink.estimators.dmvb.core import DiffusionEstimator, experts_eps, mixture_posterior
 from simlink.nn import complex_normal, noisy, tweedie
+from simlink.observation import Observation
+from simlink.observation.flat import images_to_csi
+from simlink.system import NonNegFloat, PosFloat, PosInt, SystemCfg
 
 
 @tf.function(jit_compile=True)
@@ -60,32 +67,48 @@ def expert_posterior(weights: dict[str, tf.Tensor], abar: tf.Tensor, h: tf.Tenso
     return tf.nn.softmax(elbo + e_log_pi + lambda_dc * dc, axis=-1)
 
 
+def expert_hits(phi: np.ndarray, env_index: int) -> np.ndarray:
+    """1 where the most likely expert of a sample is its true environment's: ``phi`` [b, K] -> [b]."""
+    return (np.argmax(phi, axis=-1) == env_index).astype(np.float64)
+
+
 @register
 class Dmvb(DiffusionEstimator):
-    """DM-VB: one diffusion expert per environment, mixture prior weighted by a VB posterior phi."""
-    kind = "dmvb"
+    """DM-VB: one diffusion expert per environment, mixture prior weighted by a VB posterior phi.
 
-    def __init__(self, *, width: int = DEFAULT_WIDTH, emb_dim: int = 32, n_steps: int = 100,
-                 train_steps: int = 4000, batch_size: int = 128, learning_rate: float = 1e-3,
-                 zeta: float = 4.0, start: str = "rls", gamma0: float = 1.0, max_outer: int = 5,
-                 tol: float = 1e-3,
-                 n_elbo_steps: int = 5, dc_level: float = 0.2, lambda_dc: float = 1.0,
-                 seed: int = 0):
-        self.width = width
-        self.emb_dim = emb_dim
-        self.n_steps = n_steps
-        self.train_steps = train_steps
-        self.batch_size = batch_size
-        self.learning_rate = learning_rate
-        self.zeta = zeta
-        self.start = start
-        self.gamma0 = gamma0
-        self.max_outer = max_outer
-        self.tol = tol
-        self.n_elbo_steps = n_elbo_steps
-        self.dc_level = dc_level
-        self.lambda_dc = lambda_dc
-        self.seed = seed
+    Parameters
+    ----------
+    gamma0 : float
+        Dirichlet prior concentration of every expert.
+    max_outer : int
+        VB outer iterations at most.
+    tol : float
+        Stop when ``max |phi - phi_prev| < tol``.
+    n_elbo_steps : int
+        Sub-sampled diffusion steps of the ELBO term.
+    dc_level : float
+        Re-noise step of the data-consistency term, ``tau / (T - 1)``.
+    lambda_dc : float
+        Weight of the data-consistency term.
+
+    The diffusion keys (``width`` ... ``seed``) are those of the family,
+    documented with :class:`~simlink.estimators.dmvb.core.DiffusionEstimator`.
+
+    Input: ``obs.y_pilots`` [b, 1, n_ue, n_sym, n_sc_dl].
+    Output: [b, n_bs, n_ue, n_sc_dl] complex64; diagnostic ``phi`` [b, K], the
+    expert posterior (column ``expert_accuracy``).
+    """
+    kind = "dmvb"
+    diagnostics = {"phi": Diagnostic(
+        "expert_accuracy", "expert_hits",
+        "fraction of samples whose most likely expert is the true environment's", expert_hits)}
+
+    gamma0: PosFloat = 1.0
+    max_outer: PosInt = 5
+    tol: PosFloat = 1e-3
+    n_elbo_steps: PosInt = 5
+    dc_level: Annotated[float, Field(ge=0, le=1)] = 0.2
+    lambda_dc: NonNegFloat = 1.0
 
     def _z_args(self) -> dict[str, tf.Tensor]:
         """The data-consistency step ``tau = dc_level (T - 1)`` and the ELBO
@@ -108,7 +131,11 @@ class Dmvb(DiffusionEstimator):
                 "tau": tf.constant(tau, tf.int32),
                 "lambda_dc": tf.constant(self.lambda_dc, tf.float32)}
 
-    def estimate(self, obs: Observation) -> np.ndarray:
+    def estimate(self, obs: Observation) -> Estimate:
+        return self.infer(obs)[0]
+
+    def infer(self, obs: Observation) -> tuple[Estimate, int]:
+        """:meth:`estimate` and the number of VB outer iterations it ran."""
         inputs = self._inputs(obs)
         z_args = dict(self._z_args(), weights=self.weights_, abar=inputs["sched"]["abar"],
                       **{k: inputs[k] for k in ("Yv", "U", "s", "noise_var")})
@@ -124,15 +151,7 @@ class Dmvb(DiffusionEstimator):
             phi = new_phi
             if change < self.tol:
                 break
-        self.phi_ = phi.numpy()
-        self.n_outer_ = it
-        return images_to_csi(h.numpy())
+        return Estimate(images_to_csi(h.numpy()), {"phi": phi.numpy()}), it
 
-    def traced_functions(self) -> list:
+    def traced_functions(self, system: SystemCfg) -> list:
         return [mixture_posterior, expert_posterior]
-
-    @property
-    def extras(self) -> dict[str, np.ndarray | int]:
-        """What the last :meth:`estimate` inferred besides the channel:
-        ``phi`` [b, K] expert posterior, ``n_outer`` VB iterations run."""
-        return {"phi": self.phi_, "n_outer": self.n_outer_}

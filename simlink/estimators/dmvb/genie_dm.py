@@ -5,31 +5,26 @@ from __future__ import annotations
 import numpy as np
 import tensorflow as tf
 
-from simlink.estimators.base import Observation, register
-from simlink.estimators.dmvb.core import DEFAULT_WIDTH, DiffusionEstimator, mixture_posterior
-from simlink.estimators.dmvb.pilot_model import images_to_csi
+from simlink.estimators.base import Estimate, register
+from simlink.estimators.dmvb.core import DiffusionEstimator, mixture_posterior
+from simlink.observation import Observation
+from simlink.observation.flat import images_to_csi
 
 
 @register
 class GenieDm(DiffusionEstimator):
-    """DM-VB's sampler with the true environment's expert (upper reference)."""
+    """DM-VB's sampler with the true environment's expert (upper reference).
+
+    The keys are those of the diffusion family (see ``simlink list dmvb``);
+    the experts are DM-VB's, shared through the weight cache.
+
+    Input: ``obs.y_pilots`` [b, 1, n_ue, n_sym, n_sc_dl] and ``obs.env_id`` [b].
+    Output: [b, n_bs, n_ue, n_sc_dl] complex64.
+    """
     kind = "genie_dm"
     requires = frozenset({"dl_pilots", "env_id"})
 
-    def __init__(self, *, width: int = DEFAULT_WIDTH, emb_dim: int = 32, n_steps: int = 100,
-                 train_steps: int = 4000, batch_size: int = 128, learning_rate: float = 1e-3,
-                 zeta: float = 4.0, start: str = "rls", seed: int = 0):
-        self.width = width
-        self.emb_dim = emb_dim
-        self.n_steps = n_steps
-        self.train_steps = train_steps
-        self.batch_size = batch_size
-        self.learning_rate = learning_rate
-        self.zeta = zeta
-        self.start = start
-        self.seed = seed
-
-    def estimate(self, obs: Observation) -> np.ndarray:
+    def estimate(self, obs: Observation) -> Estimate:
         """Posterior sampling with the true expert's network only (one expert
         per call instead of all K with one-hot weights: K times less work, same
         estimate)."""
@@ -41,4 +36,4 @@ class GenieDm(DiffusionEstimator):
             part = dict(inputs, weights={n: v[k:k + 1] for n, v in self.weights_.items()},
                         x_T=tf.gather(inputs["x_T"], rows), Yv=tf.gather(inputs["Yv"], rows))
             out[rows] = mixture_posterior(**part, phi=tf.ones([len(rows), 1])).numpy()
-        return images_to_csi(out)
+        return Estimate(images_to_csi(out))

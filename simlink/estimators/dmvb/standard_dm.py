@@ -1,31 +1,34 @@
 """Standard DM baseline: one diffusion prior trained on the pooled data of every
 environment, with about ``K`` times the parameters of one DM-VB expert
-(METHODS.md, DM-VB baselines), and the same posterior sampler."""
+(docs/methods.md, "Standard DM"), and the same posterior sampler."""
 from __future__ import annotations
 
 import numpy as np
 
-from simlink.estimators.base import Dataset, Observation, register
+from simlink.channels.dataset import Dataset
+from simlink.estimators.base import register
 from simlink.estimators.dmvb.core import DEFAULT_WIDTH, DiffusionEstimator
+from simlink.observation import Observation
+from simlink.system import PosInt
 
 
 @register
 class StandardDm(DiffusionEstimator):
-    """One diffusion prior trained on the pooled data (about K x an expert's parameters)."""
+    """One diffusion prior trained on the pooled data (about K x an expert's parameters).
+
+    Parameters
+    ----------
+    width : int or None
+        CNN width; None: ``sqrt(K)`` times the expert width, about ``K`` times
+        the parameters of one DM-VB expert.
+
+    The other keys are those of the diffusion family (see ``simlink list dmvb``).
+
+    Input: ``obs.y_pilots`` [b, 1, n_ue, n_sym, n_sc_dl]. Output: [b, n_bs, n_ue, n_sc_dl] complex64.
+    """
     kind = "standard_dm"
 
-    def __init__(self, *, width: int | None = None, emb_dim: int = 32, n_steps: int = 100,
-                 train_steps: int = 4000, batch_size: int = 128, learning_rate: float = 1e-3,
-                 zeta: float = 4.0, start: str = "rls", seed: int = 0):
-        self.width = width
-        self.emb_dim = emb_dim
-        self.n_steps = n_steps
-        self.train_steps = train_steps
-        self.batch_size = batch_size
-        self.learning_rate = learning_rate
-        self.zeta = zeta
-        self.start = start
-        self.seed = seed
+    width: PosInt | None = None
 
     def _groups(self, train: Dataset) -> list[Dataset]:
         return [train]

@@ -14,7 +14,7 @@ import numpy as np
 import tensorflow as tf
 from sionna.phy.ofdm import PilotPattern, ResourceGrid
 
-from simlink.config import SystemCfg
+from simlink.system import SystemCfg
 
 
 def comb_pilot_mask(system: SystemCfg) -> np.ndarray:

@@ -2,7 +2,7 @@
 
 The UE receives ``y[b, 0, u, s, k] = sum_p H[b, p, u, k] G[p, s, k] + n`` where
 ``G`` [n_bs, n_sym, n_sc] is the transmitted pilot grid (zeros where a port is
-silent). On subcarrier ``k`` this is the flat MIMO model of METHODS.md with
+silent). On subcarrier ``k`` this is the flat MIMO model of docs/methods.md with
 
 - ``H_k`` [Nr, Nt] = ``H[b, :, :, k].T`` (UE x BS, the image the diffusion prior sees),
 - ``X_k`` [Nt, n_sym] = ``G[:, :, k]``, pilot density ``alpha = rank(X_k) / Nt``,
@@ -10,14 +10,14 @@ silent). On subcarrier ``k`` this is the flat MIMO model of METHODS.md with
 
 Two grids exist:
 
-- the system's CSI-RS comb (:func:`simlink.link.pilots.pilot_symbols_grid`):
+- the system's CSI-RS comb (:func:`simlink.observation.grid.pilot_symbols_grid`):
   port ``p`` on OFDM symbol ``p // comb`` and subcarriers ``k = p mod comb``, so
   each subcarrier observes ``Nt / comb`` ports directly;
 - the dense flat-model grid (``system.pilots.mode: dense``,
-  :func:`simlink.link.pilots.dense_pilot_grid`): ``Np`` OFDM symbols carry the
+  :func:`simlink.observation.grid.dense_pilot_grid`): ``Np`` OFDM symbols carry the
   same random QPSK pilot matrix ``X`` [Nt, Np] on every subcarrier, so a
-  pilot-density sweep ``alpha = Np / Nt`` is a system setting. Tests may also
-  pass any grid in ``obs.extras["pilot_grid"]``.
+  pilot-density sweep ``alpha = Np / Nt`` is a system setting. Tests and
+  benchmarks may pass any grid (``observe(..., pilot_grid=...)``).
 
 With ``X_k = U S V^H`` (thin SVD, once per estimate call) every operator the
 estimators need is diagonal in the singular basis.
@@ -29,18 +29,7 @@ from dataclasses import dataclass
 import numpy as np
 import tensorflow as tf
 
-from simlink.estimators.base import Observation
-from simlink.link.pilots import dense_pilot_grid, pilot_symbols_grid  # noqa: F401  (re-export)
-from simlink.link.pilots import receive_grid as receive  # noqa: F401  (re-export)
-
-#: ``Observation.extras`` key of a pilot grid that replaces the system's comb
-PILOT_GRID_KEY = "pilot_grid"
-
-
-def pilot_grid(obs: Observation) -> np.ndarray:
-    """Transmitted pilot grid [n_bs, n_sym, n_sc_dl] complex64 behind ``obs.y_pilots``."""
-    grid = obs.extras.get(PILOT_GRID_KEY)
-    return pilot_symbols_grid(obs.system) if grid is None else np.asarray(grid, np.complex64)
+from simlink.observation.observe import Observation
 
 
 def csi_to_images(H: np.ndarray) -> np.ndarray:
@@ -75,7 +64,7 @@ class PilotModel:
 
     @classmethod
     def of(cls, obs: Observation) -> "PilotModel":
-        return cls.from_grid(pilot_grid(obs))
+        return cls.from_grid(obs.transmitted_grid())
 
     @staticmethod
     def measurements(y_pilots: np.ndarray) -> np.ndarray:
@@ -110,7 +99,7 @@ class PilotModel:
 
 def likelihood_score(x: tf.Tensor, abar_t: tf.Tensor, Yv: tf.Tensor, U: tf.Tensor,
                      s: tf.Tensor, noise_var: tf.Tensor) -> tf.Tensor:
-    """Uninformative-prior likelihood score of the noisy state (METHODS.md):
+    """Uninformative-prior likelihood score of the noisy state (docs/methods.md, "Diffusion family"):
     ``(1/sqrt(abar)) A^H (s2 I + c A A^H)^-1 (y - A x / sqrt(abar))``, ``c = (1 - abar) / abar``,
     diagonal in the SVD basis: ``(1/sqrt(abar)) (Y V - x U S / sqrt(abar)) diag(s / (s2 + c s^2)) U^H``.
 
