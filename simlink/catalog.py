@@ -2,6 +2,8 @@
 requirements and keys (read off the config models, so it cannot drift)."""
 from __future__ import annotations
 
+import inspect
+import re
 import typing
 from typing import Any
 
@@ -33,7 +35,7 @@ def type_name(annotation: Any, metadata: list | tuple = ()) -> str:
         name = f"list of {type_name(args[0])}" if args else "list"
     else:
         name = getattr(annotation, "__name__", str(annotation)).replace("NoneType", "None")
-    for m in metadata:
+    for m in [x for m in metadata for x in (m.metadata if isinstance(m, FieldInfo) else [m])]:
         for kind, symbol, attr in _BOUNDS:
             if isinstance(m, kind):
                 name += f" {symbol} {getattr(m, attr)}"
@@ -110,7 +112,9 @@ def describe(kind: str) -> str:
         head, doc = [f"environment {kind} ({src.__module__}.{src.__qualname__})"], model.__doc__
     else:
         raise KeyError(f"unknown kind {kind!r}; known: {', '.join(sorted({*REGISTRY, *ENVIRONMENTS}))}")
-    text = (doc or "").strip()
-    body = typing.cast(str, text.split("\nParameters\n")[0].strip()) if text else ""
+    # the keys are listed below from the config model: drop the docstring's Parameters section
+    body = re.sub(r"^Parameters\n-+\n.*?(?=\n\n\S|\Z)", "", inspect.cleandoc(doc or ""),
+                  flags=re.S | re.M)
+    body = re.sub(r"\n{3,}", "\n\n", body).strip()
     return "\n".join([*head, "", body, "", "keys (besides name, kind):",
                       *_key_lines(model, "  ", full=True)]).rstrip() + "\n"

@@ -162,11 +162,14 @@ def test_estimated_beams_never_beat_perfect_on_mean():
     perfect = metrics.rate_sums(H, H, sys_, 5.0, bs_oversampling=2)
     noisy = metrics.rate_sums(H_hat, H, sys_, 5.0, bs_oversampling=2)
     assert noisy["rate_sum"] < perfect["rate_sum"]
+    # the beams chosen on the true channel are the best pair of the codebooks on it,
+    # checked against an exhaustive search over every (w, f) pair
     gains = metrics.mean_beam_gains(H, F, W)
     idx = np.arange(len(H))
     g_perfect = gains[idx, *metrics.select_beams(H, F, W)]
+    np.testing.assert_allclose(g_perfect, gains.reshape(len(H), -1).max(axis=1), rtol=1e-6)
     g_noisy = gains[idx, *metrics.select_beams(H_hat, F, W)]
-    assert np.all(g_noisy <= g_perfect)
+    assert np.mean(g_noisy < g_perfect - 1e-9) > 0.05     # noise picks another beam often
 
 
 def test_rate_scales_with_one_minus_pilot_overhead():

@@ -7,6 +7,7 @@ from channel_helpers import make_system
 
 import simlink.channels as ch
 from simlink.channels import GaussianEnv
+
 pytestmark = pytest.mark.fast
 
 SYSTEM = make_system(gap_hz=5e6, n_sc=4, n_sc_dl=3, scs_hz=0.5e6,
@@ -32,12 +33,22 @@ def test_sample_covariances_match_closed_form(spatial):
 
 
 def test_unit_power_and_exact_factors():
-    env = GaussianEnv(name="g", kind="gaussian", spatial="one_ring")
+    """Entries of the covariance against the configured correlations, written out
+    from the definitions: ``rho^|i-j|`` per array and ``sum_l P_l exp(-j 2 pi (f_k - f_k') tau_l)``
+    over the band, ``vec`` in C order over [n_bs, n_ue, n_sc]."""
+    env = GaussianEnv(name="g", kind="gaussian", bs_correlation=0.8, ue_correlation=0.3,
+                      delays_s=[0.0, 2e-7], powers=[0.75, 0.25])
     cov = ch.gaussian_covariances(env, SYSTEM)
-    np.testing.assert_allclose(np.diag(cov["R_ul"]), 1.0, atol=1e-9)
+    scs, n_ue, n_sc = SYSTEM.subcarrier_spacing_hz, SYSTEM.n_ue, SYSTEM.n_subcarriers_ul
+    for (i, u, k), (j, v, q) in [((0, 0, 0), (2, 1, 3)), ((1, 1, 2), (0, 0, 0)), ((2, 0, 1), (2, 0, 1))]:
+        freq = 0.75 + 0.25 * np.exp(-2j * np.pi * (k - q) * scs * 2e-7)
+        expect = 0.8 ** abs(i - j) * 0.3 ** abs(u - v) * freq
+        a, b = (i * n_ue + u) * n_sc + k, (j * n_ue + v) * n_sc + q
+        assert cov["R_ul"][a, b] == pytest.approx(expect, rel=1e-6)
     np.testing.assert_allclose(np.diag(cov["R_dl"]), 1.0, atol=1e-9)
-    np.testing.assert_allclose(cov["R_ul"], np.kron(np.kron(cov["R_bs"], cov["R_ue"]), cov["R_f_ul"]))
-    assert ch.generate(env, SYSTEM, 5, seed=0)["norm_factor"] == 1.0
+    # and the draws have that unit power per entry (mean of 3000 x 24 |h|^2, 5 SE)
+    power = np.abs(ch.generate(env, SYSTEM, 3000, seed=0)["H_ul"]) ** 2
+    assert np.mean(power) == pytest.approx(1.0, abs=5 * np.std(power) / np.sqrt(power.size / 6))
     factors = ch.gaussian_covariances(env, SYSTEM, full=False)
     assert "R_ul" not in factors and factors["R_f_cross"].shape == (4, 3)
 
@@ -50,7 +61,7 @@ def test_power_delay_profile_is_normalised():
 
 
 def test_covariances_need_a_gaussian_environment():
-    from simlink.config import CdlEnv
+    from simlink.channels import CdlEnv
 
     with pytest.raises(ch.ChannelError, match="not 'gaussian'"):
         ch.gaussian_covariances(CdlEnv(name="c", kind="cdl", model="A"), SYSTEM)

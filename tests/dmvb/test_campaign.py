@@ -25,7 +25,9 @@ SCENARIO = {
 def test_dmvb_campaign_reports_expert_accuracy(tmp_path):
     df = run(parse_scenario(SCENARIO), out=tmp_path / "out", quiet=True).set_index(["environment", "estimator"])
     acc = df["expert_accuracy"]
-    assert acc.loc[("narrow", "dmvb")] >= 0 and acc.loc[("narrow", "dmvb")] <= 1
+    # a 5-degree one-ring against i.i.d. at 10 dB: the posterior must name the right expert
+    # for most samples even with these briefly trained experts (chance: 0.5)
+    assert acc.loc[("narrow", "dmvb")] >= 0.8 and acc.loc[("iid", "dmvb")] >= 0.8
     assert np.isnan(acc.loc[("narrow", "rls")]) and np.isnan(acc.loc[("iid", "lmmse")])
     assert np.all(np.isfinite(df["nmse_db"]))
     # the dense pilot overhead is Np / period = 4 / 14 for every pilot-based method
