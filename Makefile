@@ -42,7 +42,7 @@ demo: venv
 	$(BIN)/simlink run scenarios/quickstart.yaml --out runs/quickstart
 
 test: venv
-	SIMLINK_NOTEBOOK_SMOKE=1 $(BIN)/pytest -q --nbmake tests notebooks
+	SIMLINK_NOTEBOOK_SMOKE=1 $(BIN)/pytest -q --nbmake --nbmake-timeout=900 tests notebooks
 
 schema: venv
 	$(BIN)/python -c "from simlink.config import schema_json; open('scenarios/schema.json', 'w').write(schema_json())"
