@@ -10,8 +10,6 @@ import yaml
 
 from simlink.cli import main
 
-from conftest import TINY
-
 BAD_SHAPE = '''
 import numpy as np
 from simlink.estimators import Estimate, Estimator, register
@@ -28,17 +26,18 @@ class HalfBand(Estimator):
 '''
 
 
-def test_n_train_zero_with_a_learning_method(tmp_path, capsys):
+def test_n_train_zero_with_a_learning_method(tiny, tmp_path, capsys):
+    data = tiny.model_dump(mode="json")
     path = tmp_path / "s.yaml"
-    path.write_text(yaml.safe_dump({**TINY, "sweep": {**TINY["sweep"], "n_train": 0}}))
+    path.write_text(yaml.safe_dump({**data, "sweep": {**data["sweep"], "n_train": 0}}))
     assert main(["run", str(path), "--quiet", "--out", str(tmp_path / "out")]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert err == ["error: sweep.n_train is 0 but estimators ['lmmse'] need training data"]
 
 
-def test_wrong_shape_is_one_line_and_finished_cells_stay(tmp_path):
+def test_wrong_shape_is_one_line_and_finished_cells_stay(tiny, tmp_path):
     (tmp_path / "half_band.py").write_text(BAD_SHAPE)
-    scenario = {**TINY, "plugins": ["half_band.py"],
+    scenario = {**tiny.model_dump(mode="json"), "plugins": ["half_band.py"],
                 "estimators": [{"name": "perfect", "kind": "perfect"},
                                {"name": "half", "kind": "half_band"}]}
     path = tmp_path / "s.yaml"
