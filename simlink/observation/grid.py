@@ -86,16 +86,6 @@ def receive_grid(H: np.ndarray, grid: np.ndarray, noise_var: float,
     return (y + complex_awgn(y.shape, noise_var, rng))[:, None].astype(np.complex64)
 
 
-def receive_pilots(H_dl: np.ndarray, system: SystemCfg, noise_var: float,
-                   rng: np.random.Generator) -> np.ndarray:
-    """UE-side received pilot grid of ``system`` (:func:`receive_grid`).
-
-    Input: ``H_dl`` [b, n_bs, n_ue, n_sc_dl] complex64.
-    Output: ``y`` [b, 1, n_ue, n_pilot_symbols, n_sc_dl] complex64.
-    """
-    return receive_grid(H_dl, pilot_symbols_grid(system), noise_var, rng)
-
-
 def h_from_sionna(h_hat: tf.Tensor) -> np.ndarray:
     """Sionna estimator output [b, 1, n_ue, 1, n_bs, n_sym, n_sc] ->
     [b, n_bs, n_ue, n_sc] (every port's estimate is constant in time)."""
