@@ -161,12 +161,14 @@ def _user_errors() -> tuple[type[BaseException], ...]:
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     from simlink import progress
-    progress.set_quiet(getattr(args, "quiet", False))
     if getattr(args, "workers", None) is not None and args.workers < 1:
         print("--workers: must be at least 1", file=sys.stderr)
         return EXIT_USAGE
     try:
-        return args.func(args)
+        # A block, not set_quiet: an in-process caller (a notebook, a test)
+        # gets its own setting back.
+        with progress.quiet(getattr(args, "quiet", False)):
+            return args.func(args)
     except KeyboardInterrupt:
         print("interrupted: finished cells are kept; re-run with --resume", file=sys.stderr)
         return 130

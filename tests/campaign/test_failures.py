@@ -8,6 +8,7 @@ from pathlib import Path
 
 import yaml
 
+from simlink import progress
 from simlink.cli import main
 
 BAD_SHAPE = '''
@@ -33,6 +34,7 @@ def test_n_train_zero_with_a_learning_method(tiny, tmp_path, capsys):
     assert main(["run", str(path), "--quiet", "--out", str(tmp_path / "out")]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert err == ["error: sweep.n_train is 0 but estimators ['lmmse'] need training data"]
+    assert not progress.is_quiet(), "an in-process --quiet run left the bars off for its caller"
 
 
 def test_wrong_shape_is_one_line_and_finished_cells_stay(tiny, tmp_path):
