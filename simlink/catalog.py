@@ -63,7 +63,10 @@ def _summary(cls: type) -> str:
 
 def estimator_requires(cls) -> str:
     """What an estimator class needs: observations, pilot modes, environment kinds."""
-    parts = [",".join(sorted(cls.requires)) or "nothing"]
+    if isinstance(cls.requires, property):      # depends on the configuration
+        parts = [" ".join((cls.requires.__doc__ or "depends on its keys").split())]
+    else:
+        parts = [",".join(sorted(cls.requires)) or "nothing"]
     if cls.pilot_modes is not None:
         parts.append("pilots " + "/".join(sorted(cls.pilot_modes)))
     if cls.environment_kinds is not None:

@@ -26,6 +26,10 @@ Reconstruction. Every UE antenna gets the common beam,
 ``s``: MRT on ``H_hat`` points along ``w_s`` and ``||H_hat(f)^T w_s||^2 = g^2``.
 Phases across UE antennas and subcarriers are not reported (rank 1, no
 co-phasing between subbands), so NMSE is poor while the beam is right.
+
+The keys, the UE's LS estimate, the gain field and the reconstruction are
+those of every 38.214 codebook report (:class:`CodebookFeedback`, shared
+with the Type-II ``typeii``); a codebook supplies its precoders and bits.
 """
 from __future__ import annotations
 
@@ -46,12 +50,12 @@ from simlink.feedback.typei import TypeICodebook, subband_index, typei_codebook
 #: 32 ports keeps ~ -8 dB). 4 bits give 2 dB steps, <= 1 dB error.
 GAIN_RANGE_DB = (-24.0, 8.0)
 
-@register
-class Codebook(Estimator):
-    """Type-I single-panel rank-1 PMI + quantised gain, fed back as bits.
+class CodebookFeedback(Estimator):
+    """Base of the 38.214 codebook reports: the keys, the UE's LS estimate,
+    the gain field and the rank-1 reconstruction they share (module docstring).
 
-    3GPP TS 38.214 sec. 5.2.2.2.1 (docs/methods.md, "Type-I codebook"); the report
-    format is in the module docstring.
+    A codebook supplies :meth:`layout`, :meth:`encode` (pilots -> bits) and
+    :meth:`decode` (bits -> channel, via :meth:`rebuild`).
 
     Parameters
     ----------
@@ -69,11 +73,7 @@ class Codebook(Estimator):
         Bits of the quantised beam gain per subband (0: no gain report).
     interpolation : "nearest" or "linear"
         Interpolation of the UE's LS estimate between pilots.
-
-    Input: ``obs.y_pilots`` [b, 1, n_ue, n_pilot_symbols, n_sc_dl] (comb pilots).
-    Output: [b, n_bs, n_ue, n_sc_dl] complex64, rebuilt from the report bits only.
     """
-    kind = "codebook"
     requires = frozenset({"dl_pilots", "feedback"})
     pilot_modes = frozenset({"comb"})
 
@@ -99,16 +99,15 @@ class Codebook(Estimator):
 
     # -- report format ---------------------------------------------------
     def codebook(self, system: SystemCfg) -> TypeICodebook:
+        """The oversampled DFT grid of ``system``'s BS array."""
         return typei_codebook(system, self.n1, self.n2, self.o1, self.o2)
 
+    def n_subbands(self, system: SystemCfg) -> int:
+        return int(subband_index(system.n_subcarriers_dl, self.subband_size)[-1]) + 1
+
     def layout(self, system: SystemCfg) -> BitLayout:
-        """The bit fields of one report (see the module docstring)."""
-        cb = self.codebook(system)
-        n_sb = int(subband_index(system.n_subcarriers_dl, self.subband_size)[-1]) + 1
-        n_beams = 1 if cb.dual else n_sb
-        b11, b12, b2 = cb.index_bits
-        return BitLayout((("i11", b11, n_beams), ("i12", b12, n_beams),
-                          ("i2", b2, n_sb), ("gain", self.gain_bits, n_sb)))
+        """The bit fields of one report."""
+        raise NotImplementedError
 
     def quantizer(self) -> UniformQuantizer:
         return UniformQuantizer(*GAIN_RANGE_DB, self.gain_bits)
@@ -117,33 +116,37 @@ class Codebook(Estimator):
         return float(self.layout(system).n_bits)
 
     # -- UE ----------------------------------------------------------------
+    def ue_channel(self, obs: Observation) -> np.ndarray:
+        """The UE's LS estimate of the DL channel: [b, n_bs, n_ue, n_sc_dl] complex64."""
+        return ls_estimate(obs.y_pilots, obs.system, obs.noise_var, self.interpolation)
+
+    def gain_index(self, power: np.ndarray, system: SystemCfg) -> np.ndarray:
+        """The ``gain`` field: ``power`` [b, n_sb], ``sum_{f in s} ||H(f)^T w_s||^2``
+        along the reported unit-norm precoders, to quantiser cells [b, n_sb] int64."""
+        sb_len = np.bincount(subband_index(system.n_subcarriers_dl, self.subband_size))
+        g2 = power / sb_len / (system.n_bs * system.n_ue)
+        q_db = 10.0 * np.log10(np.maximum(g2, np.finfo(np.float32).tiny))
+        return self.quantizer().index(q_db)
+
     def encode(self, obs: Observation) -> np.ndarray:
         """UE side: pilots -> report bits [b, n_bits] uint8."""
-        system = obs.system
-        H = ls_estimate(obs.y_pilots, system, obs.noise_var, self.interpolation)
-        cb = self.codebook(system)
-        pmi = cb.select(cb.beam_power(H, self.subband_size), wideband_beam=cb.dual)
-        sb_len = np.bincount(subband_index(system.n_subcarriers_dl, self.subband_size))
-        g2 = pmi.power / sb_len / (system.n_bs * system.n_ue)
-        q_db = 10.0 * np.log10(np.maximum(g2, np.finfo(np.float32).tiny))
-        layout = self.layout(system)
-        counts = {name: count for name, _, count in layout.fields}
-        return layout.pack({"i11": pmi.i11[:, :counts["i11"]],
-                            "i12": pmi.i12[:, :counts["i12"]],
-                            "i2": pmi.i2, "gain": self.quantizer().index(q_db)})
+        raise NotImplementedError
 
     # -- BS ----------------------------------------------------------------
-    def decode(self, bits: np.ndarray, system: SystemCfg) -> np.ndarray:
-        """BS side: report bits [b, n_bits] -> H_hat [b, n_bs, n_ue, n_sc_dl] complex64."""
-        fields = self.layout(system).unpack(bits)
-        w = self.codebook(system).codeword(fields["i11"], fields["i12"], fields["i2"])  # [b, s, n_bs]
-        q_db = self.quantizer().value(fields["gain"]) if self.gain_bits else np.zeros(w.shape[:2])
+    def rebuild(self, w: np.ndarray, gain: np.ndarray, system: SystemCfg) -> np.ndarray:
+        """The rank-1 channel of precoders ``w`` [b, n_sb, n_bs] (unit norm) and
+        ``gain`` cells [b, n_sb]: [b, n_bs, n_ue, n_sc_dl] complex64 (module docstring)."""
+        q_db = self.quantizer().value(gain) if self.gain_bits else np.zeros(w.shape[:2])
         amp = np.sqrt(system.n_bs * 10.0 ** (q_db / 10.0)).astype(np.float32)
         col = amp[..., None] * np.conj(w)                             # [b, s, n_bs]
         col = col[:, subband_index(system.n_subcarriers_dl, self.subband_size)]  # [b, f, n_bs]
         H = np.broadcast_to(np.transpose(col, (0, 2, 1))[:, :, None, :],
-                            (len(bits), system.n_bs, system.n_ue, system.n_subcarriers_dl))
+                            (len(w), system.n_bs, system.n_ue, system.n_subcarriers_dl))
         return np.ascontiguousarray(H, np.complex64)
+
+    def decode(self, bits: np.ndarray, system: SystemCfg) -> np.ndarray:
+        """BS side: report bits [b, n_bits] -> H_hat [b, n_bs, n_ue, n_sc_dl] complex64."""
+        raise NotImplementedError
 
     # -- contract ----------------------------------------------------------
     def estimate(self, obs: Observation) -> Estimate:
@@ -151,3 +154,49 @@ class Codebook(Estimator):
         if obs.feedback_channel is not None:
             bits = obs.feedback_channel(bits)
         return Estimate(self.decode(bits, obs.system))
+
+
+@register
+class Codebook(CodebookFeedback):
+    """Type-I single-panel rank-1 PMI + quantised gain, fed back as bits.
+
+    3GPP TS 38.214 sec. 5.2.2.2.1 (docs/methods.md, "Type-I codebook"); the report
+    format is in the module docstring.
+
+    The keys (``n1`` ... ``interpolation``) are those of every codebook report,
+    documented with :class:`CodebookFeedback`.
+
+    Input: ``obs.y_pilots`` [b, 1, n_ue, n_pilot_symbols, n_sc_dl] (comb pilots).
+    Output: [b, n_bs, n_ue, n_sc_dl] complex64, rebuilt from the report bits only.
+    """
+    kind = "codebook"
+
+    # -- report format ---------------------------------------------------
+    def layout(self, system: SystemCfg) -> BitLayout:
+        """The bit fields of one report (see the module docstring)."""
+        cb = self.codebook(system)
+        n_sb = self.n_subbands(system)
+        n_beams = 1 if cb.dual else n_sb
+        b11, b12, b2 = cb.index_bits
+        return BitLayout((("i11", b11, n_beams), ("i12", b12, n_beams),
+                          ("i2", b2, n_sb), ("gain", self.gain_bits, n_sb)))
+
+    # -- UE ----------------------------------------------------------------
+    def encode(self, obs: Observation) -> np.ndarray:
+        """UE side: pilots -> report bits [b, n_bits] uint8."""
+        system = obs.system
+        H = self.ue_channel(obs)
+        cb = self.codebook(system)
+        pmi = cb.select(cb.beam_power(H, self.subband_size), wideband_beam=cb.dual)
+        layout = self.layout(system)
+        counts = {name: count for name, _, count in layout.fields}
+        return layout.pack({"i11": pmi.i11[:, :counts["i11"]],
+                            "i12": pmi.i12[:, :counts["i12"]],
+                            "i2": pmi.i2, "gain": self.gain_index(pmi.power, system)})
+
+    # -- BS ----------------------------------------------------------------
+    def decode(self, bits: np.ndarray, system: SystemCfg) -> np.ndarray:
+        """BS side: report bits [b, n_bits] -> H_hat [b, n_bs, n_ue, n_sc_dl] complex64."""
+        fields = self.layout(system).unpack(bits)
+        w = self.codebook(system).codeword(fields["i11"], fields["i12"], fields["i2"])  # [b, s, n_bs]
+        return self.rebuild(w, fields["gain"], system)

@@ -15,11 +15,14 @@ CONFIGS = {kind: cls.Config for kind, cls in REGISTRY.items()}
 KINDS = sorted(REGISTRY)
 
 
+#: keys that size a learned method, shrunk so that compiling and training stay quick
+SMALL = {"train_steps": 5, "n_phases": 1, "n_filters": 4, "n_refine": 1, "n_blocks": 2, "width": 16}
+
+
 def small_config(kind: str):
-    """Defaults, with learning shrunk to a few steps so the test stays quick."""
+    """Defaults, with learning shrunk to a few steps and small networks so the test stays quick."""
     cls = CONFIGS[kind]
-    extra = {"train_steps": 5} if "train_steps" in cls.model_fields else {}
-    return cls(name=kind, kind=kind, **extra)
+    return cls(name=kind, kind=kind, **{k: v for k, v in SMALL.items() if k in cls.model_fields})
 
 
 def test_scenario_union_holds_every_registered_kind():
