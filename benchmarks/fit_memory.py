@@ -18,7 +18,8 @@ resets its peak RSS to the current RSS (the baseline: Linux
 Fits (``FITS``): ``cov``, the streamed sample covariance LMMSE accumulates over
 ``chunks()``; ``batches``, ``--steps`` shuffled batches of ``batches()`` (the
 training loop); ``lmmse``, ``LMMSE(domain="frequency").fit``, which accumulates its sample
-covariance over ``chunks()``.
+covariance over ``chunks()``; ``lora_fb``, a LORA fit of ``--steps`` steps with its
+validation passes (``benchmarks/lora_feedback.py`` runs it at 4,000 and 40,000 samples).
 
     .venv/bin/python benchmarks/fit_memory.py [--sizes 2000 8000 32000] [--n-sc 64]
         [--steps 200] [--fits cov batches lmmse] [--paths lazy memory]
@@ -74,8 +75,20 @@ def fit_lmmse(train: Dataset, steps: int) -> object:
     return LMMSE(domain="frequency").fit(train, rng=np.random.default_rng(0))
 
 
+def fit_lora(train: Dataset, steps: int) -> object:
+    """LORA (4 blocks x 256) on every tap for ``steps`` steps of 100, validation included."""
+    from simlink.estimators.compressed.lora import Lora
+
+    return Lora(cr=1 / 16, n_blocks=4, width=256, train_steps=steps, batch_size=100,
+                eval_every=max(1, steps // 2)).fit(train, rng=np.random.default_rng(0))
+
+
 def _import_lmmse() -> None:
     import simlink.estimators.lmmse  # noqa: F401
+
+
+def _import_lora() -> None:
+    import simlink.estimators.compressed.lora  # noqa: F401
 
 
 #: name -> (imports to make before the baseline, the fit)
@@ -83,6 +96,7 @@ FITS: dict[str, tuple[Callable[[], None], Callable[[Dataset, int], object]]] = {
     "cov": (lambda: None, fit_cov),
     "batches": (lambda: None, fit_batches),
     "lmmse": (_import_lmmse, fit_lmmse),
+    "lora_fb": (_import_lora, fit_lora),
 }
 
 

@@ -161,3 +161,110 @@ plt.tight_layout()''',
     '''pd.concat({"balanced": balanced, "scarce": scarce}).query("estimator == 'dmvb'")\\
     .pivot_table(index="environment", columns="snr_db", values="expert_accuracy").round(2)''',
 ])
+
+write("04_lora_feedback.ipynb", [
+    "md:# Compressed CSI feedback: LORA, its baselines and the 3GPP codebooks\n\n"
+    "Reads the runs of `scenarios/lora_feedback.yaml` (RMa, UMa and UMi NLOS, 32-port "
+    "cross-polarised UPA, Nc = 32 delay taps of 1,024 subcarriers, the UE knowing its DL channel) "
+    "and `scenarios/lora_feedback_ablation.yaml` (RMa NLOS, CR 1/16: quantisers, joint against "
+    "post-hoc quantiser training, decoder size), and draws the shapes of the LORA paper's "
+    "Figs. 7-11 and Table III. The networks were trained on a CPU budget (2,000 channels, 1,500 "
+    "Adam steps; see the scenario files), far less than the paper's 40,000 channels and 1,000 epochs. "
+    "Without committed results, or with `SIMLINK_NOTEBOOK_SMOKE=1` (as `make test` sets), smoke "
+    "runs of the first environment with one estimator per kind stand in, so the notebook always executes.",
+    SETUP,
+    '''def load_feedback(name: str) -> tuple[pd.DataFrame, dict]:
+    """Results of scenarios/<name>.yaml and its estimator entries by name. A smoke
+    run keeps the first environment and the first estimator of every kind."""
+    scen = simlink.load_scenario(ROOT / "scenarios" / f"{name}.yaml")
+    entries = {e.name: e for e in scen.estimators}
+    if not (os.environ.get("SIMLINK_NOTEBOOK_SMOKE")
+            or not (ROOT / "results" / name / "results.parquet").exists()):
+        return load_results(name, "results"), entries
+    firsts = list({e.kind: e for e in reversed(scen.estimators)}.values())[::-1]
+    small = scen.model_copy(update={"environments": scen.environments[:1], "estimators": firsts})
+    out = Path(tempfile.mkdtemp(prefix=f"{name}-smoke-"))
+    df = simlink.run(small, out=out, smoke=True, quiet=True)
+    print(out, len(df), "rows (smoke)")
+    return df, entries
+
+
+main, main_entries = load_feedback("lora_feedback")
+ablation, ablation_entries = load_feedback("lora_feedback_ablation")
+for frame, entries in ((main, main_entries), (ablation, ablation_entries)):
+    frame["kind"] = frame.estimator.map(lambda n: entries[n].kind)
+    frame["cr"] = frame.estimator.map(lambda n: getattr(entries[n], "cr", np.nan))''',
+    "md:## NMSE versus compression ratio (Fig. 7)\nOne panel per scenario; `M = CR x 2 Nc Nt` "
+    "codeword entries of 4 bits each. Error bars: 95% confidence intervals.",
+    '''compressed = main[main.cr.notna()]
+envs = sorted(compressed.environment.unique())
+fig, axes = plt.subplots(1, len(envs), figsize=(5.5 * len(envs), 4), squeeze=False)
+for ax, env in zip(axes[0], envs):
+    for kind, sub in compressed[compressed.environment == env].sort_values("cr").groupby("kind"):
+        err = np.abs(np.stack([sub.nmse_db - sub.nmse_db_ci_low, sub.nmse_db_ci_high - sub.nmse_db]))
+        ax.errorbar(sub.cr, sub.nmse_db, yerr=err, marker="o", capsize=3, label=kind)
+    n = int(compressed[compressed.environment == env].n_samples.max())
+    ax.set(title=f"{env} ({n} test channels)", xscale="log", xlabel="compression ratio CR",
+           ylabel="NMSE [dB]")
+    ax.set_xscale("log", base=2)
+    ax.grid(alpha=0.3)
+    ax.legend()
+plt.tight_layout()''',
+    "md:## Every method on the same channels\nNMSE [dB], feedback bits per report and effective "
+    "rate [bit/s/Hz] at 20 dB (LAD-CKM eq. 11: beams chosen on the estimate, rate on the true channel).",
+    '''pd.concat([main.pivot_table(index="estimator", columns="environment", values="nmse_db",
+                             sort=False).round(1).add_prefix("NMSE [dB] "),
+           main.pivot_table(index="estimator", columns="environment", values="rate_bps_hz",
+                            sort=False).round(2).add_prefix("rate "),
+           main.groupby("estimator", sort=False).feedback_bits.first()], axis=1)''',
+    "md:## Effective rate versus feedback payload\nWhat none of the papers show: the rate each "
+    "report buys, for the learned methods, the KLT, ISTA and the Type-I / Type-II codebooks, on "
+    "the same channels (perfect CSI as the ceiling). Goodput through the coded link needs a `link:` "
+    "section, which this run has not got.",
+    '''fig, axes = plt.subplots(1, len(envs), figsize=(5.5 * len(envs), 4), squeeze=False)
+for ax, env in zip(axes[0], envs):
+    sub = main[main.environment == env]
+    ceiling = sub[sub.kind == "perfect"].rate_bps_hz
+    if len(ceiling):
+        ax.axhline(float(ceiling.iloc[0]), color="k", ls="--", label="perfect CSI")
+    for kind, s in sub[sub.feedback_bits.notna()].sort_values("feedback_bits").groupby("kind"):
+        ax.errorbar(s.feedback_bits, s.rate_bps_hz, yerr=s.rate_ci95, marker="o", capsize=3, label=kind)
+    ax.set(title=f"{env}, 20 dB (95% CI)", xscale="log", xlabel="feedback bits per report",
+           ylabel="effective rate [bit/s/Hz]")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+plt.tight_layout()''',
+    "md:## Quantisers (Figs. 9-10): QAT, LSQ, LSZQ at 4 and 8 bits\nLORA at CR 1/16 on RMa NLOS, "
+    "the KLT with Gaussian-optimal quantisers at the same payload for reference.",
+    '''def settings(names):
+    rows = []
+    for name in names:
+        e = ablation_entries[name]
+        row = ablation[ablation.estimator == name]
+        if len(row):
+            rows.append({"estimator": name, "kind": e.kind, "bits": e.bits,
+                         "quantizer": getattr(e, "quantizer", "gaussian-optimal"),
+                         "training": getattr(e, "quantizer_training", "-"),
+                         "blocks x width": f"{getattr(e, 'n_blocks', '-')} x {getattr(e, 'width', '-')}",
+                         "nmse_db": float(row.nmse_db.iloc[0]),
+                         "feedback_bits": float(row.feedback_bits.iloc[0])})
+    return pd.DataFrame(rows)
+
+
+table = settings(ablation_entries)
+quant = table[table.training.isin(["joint", "-"]) & table["blocks x width"].isin(["4 x 256", "- x -"])]
+fig, ax = plt.subplots(figsize=(6, 4))
+for q, sub in quant.groupby("quantizer"):
+    ax.plot(sub.bits, sub.nmse_db, marker="o", label=q)
+ax.set(xlabel="bits per codeword entry", ylabel="NMSE [dB]", title="RMa NLOS, CR 1/16")
+ax.set_xticks(sorted(quant.bits.unique()))
+ax.grid(alpha=0.3)
+ax.legend()
+quant.round(2)''',
+    "md:## Joint against post-hoc quantiser training (Fig. 11)",
+    '''table[table.quantizer.isin(["lsq", "lszq"]) & (table.bits == 4)
+      & (table["blocks x width"] == "4 x 256")].round(2)''',
+    "md:## Decoder size: blocks x MLP width (Table III)",
+    '''table[(table.kind == "lora_fb") & (table.quantizer == "lszq") & (table.bits == 4)
+      & (table.training == "joint")].pivot_table(index="blocks x width", values="nmse_db").round(2)''',
+])

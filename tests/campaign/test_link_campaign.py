@@ -20,7 +20,8 @@ SCENARIO = {
                "pilots": {"comb": 4, "period_symbols": 14}},
     "environments": [{"name": "gauss", "kind": "gaussian", "bs_correlation": 0.9}],
     "estimators": [{"name": "perfect", "kind": "perfect"},
-                   {"name": "codebook", "kind": "codebook", "n1": 4, "n2": 1, "gain_bits": 2}],
+                   {"name": "codebook", "kind": "codebook", "n1": 4, "n2": 1, "gain_bits": 2},
+                   {"name": "klt", "kind": "klt", "cr": 0.25, "bits": 4}],
     "sweep": {"snr_db": [0.0, 10.0], "n_test": 8, "n_train": 8, "chunk": 8},
     "smoke": {"n_test": 8, "n_train": 8, "link_batches": 1},
 }
@@ -36,7 +37,7 @@ def clean(tmp_path_factory):
 
 
 def test_one_row_per_link_configuration_with_every_link_column(clean):
-    assert len(clean) == 1 * 2 * 2 * len(LINKS)
+    assert len(clean) == 1 * 3 * 2 * len(LINKS)
     assert sorted(set(clean.link)) == ["16qam", "qpsk"]
     assert clean[["ber", "bler", "goodput_bps_hz"]].notna().all().all()
     # the last configuration's counts are its own: 16-QAM carries twice QPSK's bits per slot
@@ -54,6 +55,8 @@ def test_goodput_charges_the_feedback_payload(clean):
         assert row.goodput_bps_hz == pytest.approx(expect, rel=1e-12)
     cb = clean[clean.estimator == "codebook"]
     assert (cb.feedback_bits > 0).all() and clean[clean.estimator == "perfect"].feedback_bits.isna().all()
+    # a compressed report: n_ue x M x B = 1 x round(0.25 x 2 x 12 x 4) x 4 bits
+    assert (clean[clean.estimator == "klt"].feedback_bits == 24 * 4).all()
 
 
 def test_feedback_bit_errors_reach_the_decoder(clean, tmp_path):
@@ -62,6 +65,8 @@ def test_feedback_bit_errors_reach_the_decoder(clean, tmp_path):
     # at p = 0.5 the report is noise: the BS precodes on a random beam, so the
     # beamforming rate (and the clean report's is the best codeword's) drops
     assert (cb(noisy).rate_bps_hz < cb(clean).rate_bps_hz - 0.2).all()
+    klt = lambda df: df[(df.estimator == "klt") & (df.link == "qpsk")].set_index("snr_db")  # noqa: E731
+    assert (klt(noisy).nmse_db > klt(clean).nmse_db + 3).all()
     perfect = lambda df: df[df.estimator == "perfect"].reset_index(drop=True)  # noqa: E731
     np.testing.assert_array_equal(perfect(noisy).nmse_db, perfect(clean).nmse_db)
 
