@@ -29,10 +29,9 @@ reproduces them and says what they leave out.
 """
 from __future__ import annotations
 
-import zlib
-
 import keras
-import numpy as np
+
+from simlink.nn.seeds import layer_seeds
 
 #: LeakyReLU negative slope of CsiNet / CsiNet+
 _SLOPE = 0.3
@@ -40,15 +39,6 @@ _SLOPE = 0.3
 _REFINE = ((7, 8), (5, 16), (3, 2))
 
 
-def _layer_seeds(seed: int, role: str, n: int) -> list[int]:
-    """``n`` initialiser seeds derived from ``(seed, role)``.
-
-    A Keras initialiser with an integer seed draws the same values at every
-    call, so each layer needs its own seed (or two same-shape RefineNet blocks
-    would start identical), and the encoder and decoder need different ones.
-    """
-    state = np.random.SeedSequence([seed, zlib.crc32(role.encode())]).generate_state(n)
-    return [int(s) for s in state]
 
 
 def _conv(filters: int, size: int, seed: int, name: str) -> keras.layers.Conv2D:
@@ -87,7 +77,7 @@ def csinet_plus_encoder(n_taps: int, n_ports: int, m: int, *, seed: int = 0,
         Codeword.
     """
     n = 2 * n_taps * n_ports
-    seeds = iter(_layer_seeds(seed, "csinet_plus/encoder", 3))
+    seeds = iter(layer_seeds(seed, "csinet_plus/encoder", 3))
     x = keras.Input((n,), name="x")
     h = keras.layers.Reshape((2, n_taps, n_ports))(x)
     h = keras.layers.Permute((2, 3, 1))(h)                         # [B, Nc, Nt, 2]
@@ -127,7 +117,7 @@ def csinet_plus_decoder(n_taps: int, n_ports: int, m: int, n_refine: int = 5, *,
         Reconstruction, same convention as the encoder input.
     """
     n = 2 * n_taps * n_ports
-    seeds = iter(_layer_seeds(seed, "csinet_plus/decoder", 3 + len(_REFINE) * n_refine))
+    seeds = iter(layer_seeds(seed, "csinet_plus/decoder", 3 + len(_REFINE) * n_refine))
     v = keras.Input((m,), name="v")
     # the dense layer is learned, so its output can be read directly as the
     # channels-last image: no [2, Nc, Nt] detour as for the input

@@ -39,11 +39,11 @@ to the reconstruction loss.
 """
 from __future__ import annotations
 
-import zlib
-
 import keras
 import numpy as np
 from keras import ops
+
+from simlink.nn.seeds import layer_seeds
 
 #: initial soft threshold of every phase (ISTA-Net code)
 _THETA0 = 0.01
@@ -51,12 +51,6 @@ _THETA0 = 0.01
 _RHO0 = 0.5
 
 
-def _layer_seeds(seed: int, role: str, n: int) -> list[int]:
-    """``n`` initialiser seeds derived from ``(seed, role)``: a Keras initialiser
-    with an integer seed draws the same values at every call, so each layer
-    needs its own seed, and the encoder and decoder different ones."""
-    state = np.random.SeedSequence([seed, zlib.crc32(role.encode())]).generate_state(n)
-    return [int(s) for s in state]
 
 
 def _to_image(x, n_taps: int, n_ports: int):
@@ -99,7 +93,7 @@ class IstaNetPlusEncoder(keras.layers.Layer):
         super().__init__(name=name)
         self.n_taps, self.n_ports, self.m = n_taps, n_ports, m
         init = keras.initializers.RandomNormal(
-            stddev=1.0 / np.sqrt(m), seed=_layer_seeds(seed, "ista_net_plus/encoder", 1)[0])
+            stddev=1.0 / np.sqrt(m), seed=layer_seeds(seed, "ista_net_plus/encoder", 1)[0])
         self.measurement = keras.layers.Dense(m, use_bias=False, kernel_initializer=init,
                                               name="measurement")
         self.build((None, 2 * n_taps * n_ports))
@@ -214,7 +208,7 @@ class IstaNetPlusDecoder(keras.layers.Layer):
         rho0 = _RHO0 / float(np.linalg.norm(a_t, 2)) ** 2
         self.q_init = keras.layers.Dense(2 * self.n_taps * self.n_ports, use_bias=False,
                                          kernel_initializer="zeros", name="Q")
-        seeds = _layer_seeds(seed, "ista_net_plus/decoder", 6 * n_phases)
+        seeds = layer_seeds(seed, "ista_net_plus/decoder", 6 * n_phases)
         self.phases = [_IstaPhase(self.n_taps, self.n_ports, n_filters, rho0,
                                   seeds[6 * k:6 * k + 6], name=f"phase{k}")
                        for k in range(n_phases)]
