@@ -18,6 +18,8 @@ from simlink.config import parse_scenario
 from simlink.hashing import stable_hash
 from simlink.system import with_density
 
+from plot_checks import figures_of, lines_of
+
 DENSITIES = [0.25, 1.0]
 DENSE = {
     "name": "dense",
@@ -69,11 +71,22 @@ def test_more_pilots_never_hurt_the_lmmse(swept):
         assert lmmse[(snr, 1.0)] < lmmse[(snr, 0.25)], lmmse.to_dict()
 
 
-def test_density_figure_and_report(swept, capsys):
-    _, out, _ = swept
+def test_density_figure_and_report(swept, capsys, tmp_path, monkeypatch):
+    _, out, df = swept
     plots = sorted(p.name for p in (out / "plots").glob("*.png"))
     assert plots == sorted(["nmse_gauss.png", "rate_gauss.png", DENSITY_FIGURE])
-    assert all((out / "plots" / p).stat().st_size > 5000 for p in plots)
+    # the density figure: one panel per SNR, NMSE of every estimator at every density
+    fig = figures_of(df, tmp_path, monkeypatch)[DENSITY_FIGURE]
+    panels = [ax for ax in fig.axes if ax.get_visible()]
+    assert [ax.get_title() for ax in panels] == [f"gauss, SNR = {s:g} dB" for s in sorted(df.snr_db.unique())]
+    assert panels[0].get_xlabel().startswith("pilot density") and panels[0].get_ylabel() == "NMSE [dB]"
+    for ax, (snr, d_snr) in zip(panels, df.groupby("snr_db")):
+        lines = lines_of(ax)
+        for est, d in d_snr.groupby("estimator"):
+            d = d[np.isfinite(d.nmse_db)].sort_values("pilot_density")
+            if len(d):
+                np.testing.assert_allclose(lines[est][0], d.pilot_density)
+                np.testing.assert_allclose(lines[est][1], d.nmse_db)
     (out / "plots" / DENSITY_FIGURE).unlink()
     report(out)
     assert capsys.readouterr().out.splitlines()[0] == "gauss, pilot density 0.25: NMSE [dB] vs SNR [dB]"

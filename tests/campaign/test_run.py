@@ -10,6 +10,8 @@ from simlink.campaign.cells import effective_scenario, make_grid
 from simlink.campaign.store import columns
 from simlink.estimators import REGISTRY
 
+from plot_checks import check_metric_figure, figures_of
+
 REQUIRED = ["environment", "estimator", "snr_db", "seed", "n_samples", "nmse_db", "est_snr_db",
             "rate_bps_hz", "ber", "bler", "feedback_bits", "latency_ms", "nmse_db_ci_low",
             "nmse_db_ci_high", "rate_ci95", "nmse_sample_db", "params", "pilot_overhead"]
@@ -49,7 +51,7 @@ def test_chunks_merge_by_summing_raw_sums(reference):
             assert row["nmse_db"] == pytest.approx(10 * np.log10(ratio), rel=1e-12)
 
 
-def test_manifest_and_plots(tiny, reference):
+def test_manifest_and_plots(tiny, reference, tmp_path, monkeypatch):
     out, _ = reference
     m = json.loads((out / "manifest.json").read_text())
     assert m["status"] == "complete" and m["scenario_hash"] == tiny.content_hash()
@@ -61,7 +63,14 @@ def test_manifest_and_plots(tiny, reference):
     assert m["datasets"]["gauss"]["test"]["digest"] and m["datasets"]["gauss"]["train"]["n"] == 64
     plots = sorted(p.name for p in (out / "plots").glob("*.png"))
     assert plots == ["nmse_gauss.png", "rate_gauss.png"]
-    assert all((out / "plots" / p).stat().st_size > 5000 for p in plots)
+    # what the figures show: the table's points, their CIs, labelled axes
+    _, df = reference
+    figures = figures_of(df, tmp_path, monkeypatch)
+    assert sorted(figures) == plots
+    check_metric_figure(figures["nmse_gauss.png"], df, "nmse_db", "NMSE [dB]",
+                        ("nmse_db_ci_low", "nmse_db_ci_high"))
+    check_metric_figure(figures["rate_gauss.png"], df, "rate_bps_hz",
+                        "effective rate [bit/s/Hz]", "rate_ci95")
 
 
 def test_law4_perfect_csi_has_the_highest_mean_rate(reference):
