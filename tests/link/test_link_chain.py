@@ -72,6 +72,18 @@ def test_zf_family_has_unit_total_power(precoder):
         assert offdiag.max() < 1e-4                     # no inter-stream interference
     else:                                               # regularised: small leakage
         assert 0 < offdiag.mean() < 0.5 * np.abs(heff[..., 0, 0]).mean()
+    # the closed form H^H (H H^H + alpha I)^-1, alpha = K s2 (0 for ZF), unit-norm
+    # columns shared over the K streams: a regulariser off by any factor moves it
+    H = h.astype(np.complex128)
+    Hh = np.conj(np.swapaxes(H, -1, -2))
+    alpha = 0.0 if precoder == "zf" else 2 * 0.05
+    G = Hh @ np.linalg.inv(H @ Hh + alpha * np.eye(2))
+    G = G / np.linalg.norm(G, axis=-2, keepdims=True) / np.sqrt(2)
+    np.testing.assert_allclose(g, G, atol=1e-5)
+    if precoder == "rzf":
+        G10 = Hh @ np.linalg.inv(H @ Hh + 10 * alpha * np.eye(2))
+        G10 = G10 / np.linalg.norm(G10, axis=-2, keepdims=True) / np.sqrt(2)
+        assert np.abs(G10 - g).max() > 100 * 1e-5      # the check resolves a 10x regulariser
 
 
 # ---------------------------------------------------------------- accounting
