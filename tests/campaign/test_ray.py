@@ -62,17 +62,25 @@ def test_a_killed_worker_still_completes_every_cell_once(tiny, reference, tmp_pa
     """SIGKILL one actor's process after a few cells: Ray restarts it, its
     cells in flight are retried, and each cell is delivered exactly once."""
     pids: list[int] = []
+    handles: list = []
+    restarted: list[int] = []
     start, map_unordered = RayExecutor._start, RayExecutor.map_unordered
+
+    def pid_of(actor) -> int:
+        return ray.get(actor.__ray_call__.remote(lambda _: os.getpid()))
 
     def start_and_note_pids(self, n_tasks):
         actors = start(self, n_tasks)
-        pids.extend(ray.get([a.__ray_call__.remote(lambda _: os.getpid()) for a in actors]))
+        handles.extend(actors)
+        pids.extend(pid_of(a) for a in actors)
         return actors
 
     def kill_after_four_cells(self, tasks):
         for k, item in enumerate(map_unordered(self, tasks)):
             if k == 4:   # the other cells are queued or running, two per actor
                 os.kill(pids[0], signal.SIGKILL)
+            if k == 5:   # the same actor handle answers again, from a new process
+                restarted.append(pid_of(handles[0]))
             yield item
 
     delivered: Counter = Counter()
@@ -90,6 +98,7 @@ def test_a_killed_worker_still_completes_every_cell_once(tiny, reference, tmp_pa
     assert len(pids) == 2
     with pytest.raises(ProcessLookupError):
         os.kill(pids[0], 0)
+    assert restarted and restarted[0] not in pids, "Ray did not restart the killed actor"
     assert set(delivered) == set(make_grid(tiny)) and set(delivered.values()) == {1}
     assert (df["n_cells"] == 3).all() and (df["n_samples"] == tiny.sweep.n_test).all()
     pd.testing.assert_frame_equal(comparable(df), comparable(reference[1]))
