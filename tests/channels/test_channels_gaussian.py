@@ -30,6 +30,13 @@ def test_sample_covariances_match_closed_form(spatial):
         se = np.sqrt(np.mean(np.abs(products - sample) ** 2, axis=0) / n)
         # 5 standard errors per entry, over a few hundred entries
         assert np.all(np.abs(sample - cov[name]) < 5 * se + 1e-3), name
+    # The UL/DL correlation itself, which the per-entry check resolves only to
+    # about 0.1: R_cross = c U, so t_i = Re <h_ul h_dl^H, U> / ||U||^2 has mean c;
+    # its standard error, about 0.01 here, separates 0.8 from 0.7 by 10 of them
+    U = cov["R_cross"] / 0.8
+    t = np.real(np.einsum("na,nb,ab->n", h_ul, h_dl.conj(), U.conj())) / np.sum(np.abs(U) ** 2)
+    c_hat, se_c = t.mean(), t.std() / np.sqrt(n)
+    assert se_c < 0.02 and abs(c_hat - 0.8) < 4 * se_c, (c_hat, se_c)
 
 
 def test_unit_power_and_exact_factors():
