@@ -7,7 +7,7 @@ from channel_helpers import make_system, mean_with_error
 
 import simlink.channels as ch
 from simlink.channels.bands import baseband_frequencies
-from simlink.channels import CdlEnv, GaussianEnv, TdlEnv, UmiEnv
+from simlink.channels import CdlEnv, GaussianEnv, RmaEnv, TdlEnv, UmaEnv, UmiEnv
 
 # Multi-port arrays: a UPA of dual-polarised elements at the BS (8 ports), a 2-element ULA at the UE.
 MIMO = {"bs": {"kind": "upa", "rows": 2, "cols": 2, "polarization": "dual"},
@@ -17,6 +17,11 @@ TDL = TdlEnv(name="tdl-a", kind="tdl", model="A", correlation="medium")
 UMI_LOS = UmiEnv(name="umi-los", kind="umi", los=True)
 UMI_NLOS = UmiEnv(name="umi-nlos", kind="umi", los=False)
 GAUSS = GaussianEnv(name="gauss", kind="gaussian")
+#: the other system-level branches and options, and the fixed-delay-spread TDL models
+UMA_MIXED = UmaEnv(name="uma-indoor", kind="uma", indoor_probability=0.5, isd_m=300.0,
+                   min_bs_ut_dist_m=20.0)
+RMA_NLOS = RmaEnv(name="rma-nlos", kind="rma", isd_m=1500.0, min_bs_ut_dist_m=50.0)
+TDL_FIXED = [TdlEnv(name=f"tdl-{m.lower()}", kind="tdl", model=m) for m in ("A30", "B100", "C300")]
 
 
 def _per_draw_power(d: dict) -> np.ndarray:
@@ -24,7 +29,8 @@ def _per_draw_power(d: dict) -> np.ndarray:
                   + np.mean(np.abs(d["H_dl"]) ** 2, axis=(1, 2, 3)))
 
 
-@pytest.mark.parametrize("env", [CDL, TDL, UMI_LOS, UMI_NLOS, GAUSS], ids=lambda e: e.name)
+@pytest.mark.parametrize("env", [CDL, TDL, UMI_LOS, UMI_NLOS, UMA_MIXED, RMA_NLOS, GAUSS, *TDL_FIXED],
+                         ids=lambda e: e.name)
 def test_zero_duplex_gap_gives_identical_bands(env):
     system = make_system(**MIMO)
     d = ch.generate(env, system, 40, seed=3)
@@ -33,7 +39,7 @@ def test_zero_duplex_gap_gives_identical_bands(env):
     np.testing.assert_array_equal(d["H_ul"], d["H_dl"])
 
 
-@pytest.mark.parametrize("env", [CDL, TDL, UMI_NLOS], ids=lambda e: e.name)
+@pytest.mark.parametrize("env", [CDL, TDL, UMI_NLOS, RMA_NLOS], ids=lambda e: e.name)
 def test_normalised_to_unit_power_per_entry(env):
     d = ch.generate(env, make_system(**MIMO), 1000, seed=21)
     mean, se = mean_with_error(_per_draw_power(d))
