@@ -196,6 +196,26 @@ class Estimator:
         return f"{type(self).__name__}({args})"
 
 
+class FeedbackEstimator(Estimator):
+    """An encoder/decoder pair (``requires`` ``feedback``): the UE writes a report
+    of bits, the bits cross ``obs.feedback_channel`` when there is one, and the
+    BS rebuilds the channel from them alone (law 6)."""
+
+    def encode(self, obs: Observation) -> np.ndarray:
+        """UE side: the report bits [b, n_bits] uint8."""
+        raise NotImplementedError
+
+    def decode(self, bits: np.ndarray, system: SystemCfg) -> np.ndarray:
+        """BS side: report bits [b, n_bits] -> H_hat [b, n_bs, n_ue, n_sc_dl] complex64."""
+        raise NotImplementedError
+
+    def estimate(self, obs: Observation) -> Estimate:
+        bits = self.encode(obs)
+        if obs.feedback_channel is not None:
+            bits = obs.feedback_channel(bits)
+        return Estimate(self.decode(bits, obs.system))
+
+
 REGISTRY: dict[str, type[Estimator]] = {}
 
 

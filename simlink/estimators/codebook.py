@@ -37,7 +37,7 @@ from typing import Literal
 
 import numpy as np
 
-from simlink.estimators.base import Estimate, Estimator, Problem, register
+from simlink.estimators.base import FeedbackEstimator, Problem, register
 from simlink.estimators.ls import ls_estimate
 from simlink.observation import Observation
 from simlink.system import NonNegInt, PosInt, SystemCfg
@@ -50,7 +50,7 @@ from simlink.feedback.typei import TypeICodebook, subband_index, typei_codebook
 #: 32 ports keeps ~ -8 dB). 4 bits give 2 dB steps, <= 1 dB error.
 GAIN_RANGE_DB = (-24.0, 8.0)
 
-class CodebookFeedback(Estimator):
+class CodebookFeedback(FeedbackEstimator):
     """Base of the 38.214 codebook reports: the keys, the UE's LS estimate,
     the gain field and the rank-1 reconstruction they share (module docstring).
 
@@ -128,10 +128,6 @@ class CodebookFeedback(Estimator):
         q_db = 10.0 * np.log10(np.maximum(g2, np.finfo(np.float32).tiny))
         return self.quantizer().index(q_db)
 
-    def encode(self, obs: Observation) -> np.ndarray:
-        """UE side: pilots -> report bits [b, n_bits] uint8."""
-        raise NotImplementedError
-
     # -- BS ----------------------------------------------------------------
     def rebuild(self, w: np.ndarray, gain: np.ndarray, system: SystemCfg) -> np.ndarray:
         """The rank-1 channel of precoders ``w`` [b, n_sb, n_bs] (unit norm) and
@@ -144,16 +140,6 @@ class CodebookFeedback(Estimator):
                             (len(w), system.n_bs, system.n_ue, system.n_subcarriers_dl))
         return np.ascontiguousarray(H, np.complex64)
 
-    def decode(self, bits: np.ndarray, system: SystemCfg) -> np.ndarray:
-        """BS side: report bits [b, n_bits] -> H_hat [b, n_bs, n_ue, n_sc_dl] complex64."""
-        raise NotImplementedError
-
-    # -- contract ----------------------------------------------------------
-    def estimate(self, obs: Observation) -> Estimate:
-        bits = self.encode(obs)
-        if obs.feedback_channel is not None:
-            bits = obs.feedback_channel(bits)
-        return Estimate(self.decode(bits, obs.system))
 
 
 @register

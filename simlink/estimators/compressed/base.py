@@ -31,7 +31,7 @@ import tensorflow as tf
 from pydantic import Field
 
 from simlink.channels.dataset import Dataset
-from simlink.estimators.base import Estimate, Estimator, Problem
+from simlink.estimators.base import FeedbackEstimator, Problem
 from simlink.estimators.lmmse import LMMSE
 from simlink.estimators.ls import ls_estimate
 from simlink.feedback.bits import bit2num, num2bit
@@ -39,6 +39,7 @@ from simlink.feedback.quantizers import Quantizer, QuantizerMode
 from simlink.feedback.transform import csi_from_vectors, csi_vectors
 from simlink.nn.train import Trainer
 from simlink.observation import Observation
+from simlink.observation.grid import complex_awgn
 from simlink.system import PosFloat, PosInt, SystemCfg
 
 #: compression ratio ``M / (2 n_taps n_bs)``
@@ -57,12 +58,10 @@ def noisy_csi(H: np.ndarray, snr_db: float, rng: np.random.Generator) -> np.ndar
 
     Input / output: [b, n_bs, n_ue, n_sc] complex64.
     """
-    std = np.sqrt(10.0 ** (-snr_db / 10.0) / 2)
-    noise = rng.standard_normal((2, *H.shape), np.float32) * std
-    return (H + noise[0] + 1j * noise[1]).astype(np.complex64)
+    return (H + complex_awgn(H.shape, 10.0 ** (-snr_db / 10.0), rng)).astype(np.complex64)
 
 
-class CompressedFeedback(Estimator):
+class CompressedFeedback(FeedbackEstimator):
     """Base of the compressed CSI-feedback methods (module docstring).
 
     Parameters
@@ -273,12 +272,6 @@ class CompressedFeedback(Estimator):
         if bits.ndim != 2 or bits.shape[1] != expected:
             raise ValueError(f"expected report bits [b, {expected}], got {bits.shape}")
         return self.reconstruct_(tf.constant(bit2num(bits.reshape(-1, m, self.bits)))).numpy()
-
-    def estimate(self, obs: Observation) -> Estimate:
-        bits = self.encode(obs)
-        if obs.feedback_channel is not None:
-            bits = obs.feedback_channel(bits)
-        return Estimate(self.decode(bits, obs.system))
 
 
 class LearnedFeedback(CompressedFeedback):
