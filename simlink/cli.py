@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Sequence
 
 from simlink.config import Scenario, ScenarioError, load_scenario
+from simlink.paths import PathError
 
 EXIT_USAGE = 2
 
@@ -150,7 +151,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _user_errors() -> tuple[type[BaseException], ...]:
     """Exception types that carry a one-line message for the user."""
-    errors: list[type[BaseException]] = [CliError, ScenarioError]
+    errors: list[type[BaseException]] = [CliError, ScenarioError, PathError]
     for module, name in (("simlink.campaign", "CampaignError"), ("simlink.channels", "ChannelError")):
         mod = sys.modules.get(module)
         if mod is not None and hasattr(mod, name):

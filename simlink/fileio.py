@@ -9,21 +9,27 @@ from typing import IO, Any, Callable
 
 import numpy as np
 
+from simlink.paths import PathError, reason
+
 
 def atomic_write(path: Path, write: Callable[[IO], Any], *, binary: bool = False) -> None:
     """Write ``path`` through ``write(file)`` into a temporary sibling, then
-    rename it over ``path``."""
+    rename it over ``path``. A write the system refuses (full disk, read-only
+    folder) raises :class:`~simlink.paths.PathError` naming ``path``; the old
+    file, if any, is left as it was."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
     try:
+        path.parent.mkdir(parents=True, exist_ok=True)
         with open(tmp, "wb" if binary else "w") as f:
             write(f)
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as exc:
         tmp.unlink(missing_ok=True)
+        if isinstance(exc, OSError):
+            raise PathError(f"{path}: cannot write: {reason(exc)}") from None
         raise
 
 

@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 
 from simlink.campaign.cells import slug
+from simlink.paths import PathError, reason, writable_dir
 
 # (file prefix, value column, y label, CI columns: (low, high) or half-width)
 _FIGURES = (
@@ -66,6 +67,15 @@ def _panels(plt, n: int, width: float, height: float, layout: str | None = None)
     return fig, list(axes.flat[:n]), [k + ncols >= n for k in range(n)], [k % ncols == 0 for k in range(n)]
 
 
+def _save(plt, fig, path: Path) -> None:
+    try:
+        fig.savefig(path, dpi=110)
+    except OSError as exc:
+        raise PathError(f"{path}: cannot write: {reason(exc)}") from None
+    finally:
+        plt.close(fig)
+
+
 def make_plots(df: pd.DataFrame, plot_dir: Path) -> list[Path]:
     """Write ``<prefix>_<environment>.png`` for every environment of ``df``:
     one line per estimator with 95% CI error bars (one panel per pilot
@@ -77,8 +87,7 @@ def make_plots(df: pd.DataFrame, plot_dir: Path) -> list[Path]:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    plot_dir = Path(plot_dir)
-    plot_dir.mkdir(parents=True, exist_ok=True)
+    plot_dir = writable_dir(plot_dir, "plots folder")
     if "pilot_density" not in df:   # a table written before the column existed
         df = df.assign(pilot_density=np.nan)
     alphas = densities(df)
@@ -122,8 +131,7 @@ def make_plots(df: pd.DataFrame, plot_dir: Path) -> list[Path]:
                     ax.legend(fontsize="small" if per_density else None)
             fig.tight_layout()
             path = plot_dir / f"{prefix}_{slug(str(env))}.png"
-            fig.savefig(path, dpi=110)
-            plt.close(fig)
+            _save(plt, fig, path)
             written.append(path)
     if per_density:
         written.append(plot_nmse_vs_density(df, plot_dir / DENSITY_FIGURE))
@@ -160,6 +168,5 @@ def plot_nmse_vs_density(df: pd.DataFrame, path: Path) -> Path:
         fig.legend(handles, labels, loc="outside right center", fontsize="small")
     n = int(d_all["n_samples"].max())
     fig.suptitle(f"NMSE vs pilot density (n = {n} samples per point, 95% CI)")
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    _save(plt, fig, path)
     return Path(path)

@@ -20,6 +20,7 @@ from simlink.campaign.store import CellStore, aggregate, remove_temporaries, wri
 from simlink.campaign.training import fit_all, weights_dir
 from simlink.campaign.worker import Plan
 from simlink.config import Scenario
+from simlink.paths import PathError, cache_dir, writable_dir
 
 #: the results table is rewritten at most this often while cells finish
 TABLE_INTERVAL_S = 2.0
@@ -104,6 +105,11 @@ def run(scenario: Scenario, out: str | Path | None = None, *, smoke: bool = Fals
     scen = effective_scenario(scenario, smoke=smoke, seed=seed)
     scenario_hash = scen.content_hash()
     out = Path(out) if out is not None else Path("runs") / scen.name
+    # Both folders are checked before any work: a run that cannot keep its
+    # results must not spend an hour first.
+    writable_dir(out, "results folder")
+    writable_dir(out / "cells", "results folder")
+    cache_dir()
     _claim(out, scenario_hash, resume)
     store = CellStore(out, scenario_hash)
     remove_temporaries(out)
@@ -129,6 +135,7 @@ def run(scenario: Scenario, out: str | Path | None = None, *, smoke: bool = Fals
 
     bar = tqdm(total=len(tasks), initial=len(results), disable=quiet, desc=scen.name, unit="cell")
     last_write = time.monotonic()
+    finished = False
     try:
         with make_executor(backend, plan, workers=workers, address=address) as executor:
             for task, res in executor.map_unordered([t for t in tasks if t not in results]):
@@ -139,11 +146,21 @@ def run(scenario: Scenario, out: str | Path | None = None, *, smoke: bool = Fals
                 if time.monotonic() - last_write > TABLE_INTERVAL_S:
                     write_table(out, aggregate(scen, results.items()))
                     last_write = time.monotonic()
+        finished = True
+    except PathError as exc:   # e.g. the disk filled up: every cell written so far is intact
+        bar.close()
+        raise PathError(f"{exc}; the {store.count()} finished cells are kept in {store.dir}: "
+                        f"free the space and re-run with --resume") from None
     finally:
         bar.close()
         if results:   # keep the table in step with the cells even on errors
             df = aggregate(scen, results.items())
-            write_table(out, df)
+            try:
+                write_table(out, df)
+            except PathError:
+                if finished:
+                    raise
+                # already failing: the cells hold everything and --resume rebuilds the table
     make_plots(df, out / "plots")
     write_manifest(out, status="complete", finished=_now(),
                    wall_time_s=round(time.monotonic() - t0, 3), **info)

@@ -112,6 +112,10 @@ class CellStore:
                 and all(isinstance(res.get(k), (int, float)) for k in (*SUM_KEYS, *CONST_KEYS))
                 and res["n"] == task.stop - task.start)
 
+    def count(self) -> int:
+        """Number of finished cell files."""
+        return sum(1 for _ in self.dir.glob("*.json")) if self.dir.is_dir() else 0
+
     def clear(self) -> None:
         """Remove every cell file."""
         if self.dir.is_dir():

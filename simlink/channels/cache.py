@@ -36,7 +36,7 @@ from simlink.channels.errors import ChannelError
 from simlink.channels.source import BLOCK
 from simlink.hashing import stable_hash
 from simlink.system import SystemCfg
-from simlink.paths import cache_dir
+from simlink.paths import PathError, cache_dir, reason, writable_dir
 
 FORMAT = 1
 ARRAYS = ("H_ul", "H_dl", "time_index")
@@ -131,7 +131,7 @@ def ensure_dataset(env, system: SystemCfg, n: int, seed: int, *,
     """
     sampling.check_request(n, seed)
     folder = (Path(cache_root) if cache_root is not None else cache_dir()) / "datasets"
-    folder.mkdir(parents=True, exist_ok=True)
+    writable_dir(folder, "dataset cache")
     key = dataset_key(env, system, n, seed)
     path = folder / f"{key}.h5"
     if path.exists():
@@ -143,6 +143,8 @@ def ensure_dataset(env, system: SystemCfg, n: int, seed: int, *,
     try:
         _write(tmp, key, env, system, int(n), int(seed), progress)
         os.replace(tmp, path)
+    except OSError as exc:   # a full disk: h5py raises OSError with its own words
+        raise PathError(f"{path}: cannot write the dataset: {reason(exc)}") from None
     finally:
         tmp.unlink(missing_ok=True)
     return path
