@@ -77,7 +77,7 @@ def chain_throughput(args: argparse.Namespace) -> None:
                        n_subcarriers_ul=args.n_sc, n_subcarriers_dl=args.n_sc,
                        bs_array={"kind": "ula", "n": args.n_bs // 2, "polarization": "dual"})
     # One batch per simulate_link call, so the two chains can alternate.
-    link = LinkCfg(num_bits_per_symbol=bits_per_symbol, code_rate=code_rate, precoder="mrt",
+    link = LinkCfg(adaptation="fixed", num_bits_per_symbol=bits_per_symbol, code_rate=code_rate, precoder="mrt",
                    ue_estimator="ls", batch_size=bs, max_batches=1)
     reference = SionnaDownlink(num_streams=1, fft_size=args.n_sc, subcarrier_spacing=scs,
                                num_ofdm_symbols=link.num_ofdm_symbols,

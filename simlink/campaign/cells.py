@@ -30,7 +30,8 @@ from simlink.system import SystemCfg, with_density
 
 
 #: link-level counts a cell keeps from the coded chain (merged by summation)
-LINK_COUNT_KEYS = ("bit_errors", "bits", "block_errors", "blocks", "info_bits_ok", "re_total")
+LINK_COUNT_KEYS = ("bit_errors", "bits", "block_errors", "blocks", "info_bits_ok", "re_total",
+                   "slots", "mcs_sum")
 
 
 def derive_seed(*parts: Any) -> int:

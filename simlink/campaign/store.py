@@ -43,7 +43,7 @@ TIMING_COLUMNS = ("latency_ms", "latency_s_sum")
 COLUMNS = ["environment", "estimator", "snr_db", "pilot_density", "link", "seed", "n_samples",
            "nmse_db", "nmse_db_ci_low", "nmse_db_ci_high", "est_snr_db", "nmse_sample_db",
            "rate_bps_hz", "rate_ci95", "ber", "ber_ci_low", "ber_ci_high",
-           "bler", "bler_ci_low", "bler_ci_high", "goodput_bps_hz", "feedback_bits", "latency_ms",
+           "bler", "bler_ci_low", "bler_ci_high", "goodput_bps_hz", "mcs_index", "feedback_bits", "latency_ms",
            "params", "pilot_overhead", "n_cells", *[k for k in SUM_KEYS if k != "n"], *COUNT_KEYS]
 
 
@@ -187,6 +187,7 @@ def aggregate(scenario: Scenario, results: Iterable[tuple[CellTask, dict[str, fl
                          "goodput_bps_hz": metrics.goodput_bps_hz(
                              c["info_bits_ok"], c["re_total"], a["pilot_overhead"], a["feedback_bits"],
                              feedback_re),
+                         "mcs_index": c["mcs_sum"] / c["slots"],   # NaN at a fixed MCS
                          **{d.column: a[d.total] / a["n"] for d in diags},
                          "latency_ms": 1e3 * a["latency_s_sum"] / a["n"]})
     return pd.DataFrame(rows, columns=columns())

@@ -30,6 +30,7 @@ same channels), which reduces the Monte Carlo spread of their differences.
 """
 from __future__ import annotations
 
+import json
 import math
 from functools import lru_cache
 
@@ -53,17 +54,21 @@ from simlink.link.precoding import num_streams, precoding_matrix
 _MAX_CODE_BLOCK_INFO_BITS = 8448
 
 
-# Fields that only steer the Monte Carlo loop or the runner: they do not change
-# the compiled chain, so they are left out of its cache key.
-_LOOP_FIELDS = frozenset({"max_batches", "target_block_errors", "feedback_ber"})
+# Fields that only steer the Monte Carlo loop, the MCS choice or the runner:
+# they do not change the compiled chain, so they are left out of its cache key.
+_LOOP_FIELDS = frozenset({"name", "max_batches", "target_block_errors", "feedback_ber",
+                          "adaptation", "mcs_table", "bler_target", "olla_delta_up_db",
+                          "olla_warmup_slots"})
 
 # Raw counts returned by simulate_link; they merge by summation. A slot is one
 # channel use (one sample, num_ofdm_symbols x n_sc resource elements); a block
 # is one LDPC code block; "bits" are information bits; "info_bits_ok" those of
 # correctly decoded blocks; "re_total" all resource elements of the slots,
 # DMRS included, "re_data" those carrying data (counted once for all streams).
+# "mcs_sum" adds up the MCS index of every counted slot under link adaptation
+# (NaN at a fixed MCS).
 COUNT_KEYS = ("batches", "slots", "blocks", "block_errors", "bits", "bit_errors",
-              "info_bits_ok", "re_total", "re_data")
+              "info_bits_ok", "re_total", "re_data", "mcs_sum")
 
 
 def code_block_sizes(n_coded_bits: int, code_rate: float) -> tuple[int, int, int]:
@@ -254,15 +259,17 @@ class LinkChain:
 
 
 def link_chain(link: LinkCfg, system: SystemCfg) -> LinkChain:
-    """The cached compiled chain for ``link`` on the arrays and band of ``system``."""
+    """The cached compiled chain for ``link`` (a fixed MCS) on the arrays and band of ``system``."""
+    if link.adaptation != "fixed":
+        raise ValueError(f"a compiled chain sends one MCS; link {link.label!r} adapts it per slot")
     graph_cfg = link.model_dump_json(exclude=set(_LOOP_FIELDS))
     return _cached_chain(graph_cfg, system.n_bs, system.n_ue, system.n_subcarriers_dl,
                          system.subcarrier_spacing_hz)
 
 
-@lru_cache(maxsize=8)
+@lru_cache(maxsize=64)   # link adaptation visits one chain per MCS
 def _cached_chain(graph_cfg: str, n_bs: int, n_ue: int, n_sc: int, scs: float) -> LinkChain:
-    return LinkChain(LinkCfg.model_validate_json(graph_cfg), n_bs, n_ue, n_sc, scs)
+    return LinkChain(LinkCfg(adaptation="fixed", **json.loads(graph_cfg)), n_bs, n_ue, n_sc, scs)
 
 
 def simulate_link(H_true: np.ndarray, H_csi: np.ndarray, link: LinkCfg, system: SystemCfg,
@@ -279,14 +286,18 @@ def simulate_link(H_true: np.ndarray, H_csi: np.ndarray, link: LinkCfg, system: 
       ``feedback_bits``: feedback payload per CSI report (``Estimator.feedback_bits``;
       NaN for methods without feedback).
 
-    Batches of ``link.batch_size`` slots visit the ``b`` samples in a seeded
-    random order, cycling when more slots than samples are needed, until
-    ``link.target_block_errors`` block errors or ``link.max_batches`` batches.
+    Slots visit the ``b`` samples in a seeded random order, cycling when more
+    slots than samples are needed, until ``link.target_block_errors`` block
+    errors or ``link.max_batches * link.batch_size`` slots. At a fixed MCS
+    they go in compiled batches of ``link.batch_size``; under link adaptation
+    (:mod:`simlink.link.adaptation`) one at a time, each at the MCS chosen
+    from ``H_csi`` and the ACK/NACK of the slots before it, after
+    ``link.olla_warmup_slots`` uncounted slots for the outer loop to settle.
 
-    Output: raw counts (``COUNT_KEYS``, summed over batches) plus the
+    Output: raw counts (``COUNT_KEYS``, summed over slots) plus the
     per-cell constants ``overhead``, ``feedback_bits`` and ``feedback_re``
     (DL resource elements per CSI period); :func:`link_metrics` turns them
-    into ``ber``, ``bler`` and ``goodput_bps_hz``.
+    into ``ber``, ``bler``, ``goodput_bps_hz`` and ``mcs_index``.
     """
     H_true = np.asarray(H_true, np.complex64)
     H_csi = np.asarray(H_csi, np.complex64)
@@ -295,11 +306,27 @@ def simulate_link(H_true: np.ndarray, H_csi: np.ndarray, link: LinkCfg, system: 
         if h.ndim != 4 or h.shape[1:] != want or h.shape[0] != H_true.shape[0]:
             raise ValueError(f"{name} has shape {h.shape}, expected "
                              f"[{H_true.shape[0]}, {', '.join(map(str, want))}]")
-    chain = link_chain(link, system)
     noise_var = 10.0 ** (-snr_db / 10.0)
-    n, bs = H_true.shape[0], link.batch_size
-    order = np.random.default_rng(seed).permutation(n)
+    order = np.random.default_rng(seed).permutation(H_true.shape[0])
+    loop = _fixed_mcs if link.adaptation == "fixed" else _adapted_mcs
+    counts = loop(H_true, H_csi, link, system, noise_var, seed, order)
+    return {**counts, "overhead": float(overhead), "feedback_bits": float(feedback_bits),
+            "feedback_re": system.pilots.period_symbols * system.n_subcarriers_dl}
 
+
+def _slot_counts(chain: LinkChain, slots: int, bit_errors: int, block_errors: int) -> dict[str, float]:
+    """Counts of ``slots`` slots sent through ``chain`` (one MCS)."""
+    blocks = slots * chain.num_streams * chain.num_blocks
+    return {"slots": slots, "blocks": blocks, "block_errors": block_errors,
+            "bits": blocks * chain.k, "bit_errors": bit_errors,
+            "info_bits_ok": (blocks - block_errors) * chain.k,
+            "re_total": slots * chain.rg.num_ofdm_symbols * chain.n_sc,
+            "re_data": slots * int(chain.rg.num_data_symbols)}
+
+
+def _fixed_mcs(H_true, H_csi, link, system, noise_var, seed, order) -> dict[str, float]:
+    chain = link_chain(link, system)
+    n, bs = H_true.shape[0], link.batch_size
     bit_errors = block_errors = batches = 0
     while batches < link.max_batches and block_errors < link.target_block_errors:
         idx = order[(batches * bs + np.arange(bs)) % n]
@@ -307,23 +334,40 @@ def simulate_link(H_true: np.ndarray, H_csi: np.ndarray, link: LinkCfg, system: 
         bit_errors += e_bits
         block_errors += e_blocks
         batches += 1
+    return {"batches": batches, **_slot_counts(chain, batches * bs, bit_errors, block_errors),
+            "mcs_sum": math.nan}
 
-    slots = batches * bs
-    blocks = slots * chain.num_streams * chain.num_blocks
-    return {
-        "batches": batches,
-        "slots": slots,
-        "blocks": blocks,
-        "block_errors": block_errors,
-        "bits": blocks * chain.k,
-        "bit_errors": bit_errors,
-        "info_bits_ok": (blocks - block_errors) * chain.k,
-        "re_total": slots * chain.rg.num_ofdm_symbols * chain.n_sc,
-        "re_data": slots * int(chain.rg.num_data_symbols),
-        "overhead": float(overhead),
-        "feedback_bits": float(feedback_bits),
-        "feedback_re": system.pilots.period_symbols * system.n_subcarriers_dl,
-    }
+
+def _adapted_mcs(H_true, H_csi, link, system, noise_var, seed, order) -> dict[str, float]:
+    from simlink.link.adaptation import LinkAdapter, predicted_sinr
+    adapter = LinkAdapter(link, link.num_ofdm_symbols - len(link.dmrs_symbols))
+    sinr = predicted_sinr(H_csi, link.precoder, noise_var)        # [b, n_sc, K]
+    warmup = link.olla_warmup_slots if link.adaptation == "olla" else 0
+    total = dict.fromkeys(COUNT_KEYS, 0)
+    ack, slot = None, 0
+    while (total["slots"] < link.max_batches * link.batch_size
+           and total["block_errors"] < link.target_block_errors):
+        i = order[slot % len(order)]
+        mcs = adapter.select(sinr[i], ack)
+        m, r = mcs_modulation(link.mcs_table, mcs)
+        chain = link_chain(link.model_copy(update={"adaptation": "fixed", "num_bits_per_symbol": m,
+                                                   "code_rate": r, "batch_size": 1}), system)
+        e_bits, e_blocks = chain.run_batch(H_true[i:i + 1], H_csi[i:i + 1], noise_var, (seed, slot))
+        ack = e_blocks == 0      # HARQ: the transport block is every code block of the slot
+        slot += 1
+        if slot > warmup:
+            for k, v in {"batches": 1, **_slot_counts(chain, 1, e_bits, e_blocks),
+                         "mcs_sum": mcs}.items():
+                total[k] += v
+    return total
+
+
+@lru_cache(maxsize=None)
+def mcs_modulation(table: int, mcs: int) -> tuple[int, float]:
+    """Bits per symbol and code rate of PDSCH MCS ``mcs`` in 38.214 table ``table``."""
+    from sionna.phy.nr.utils import decode_mcs_index
+    m, r = decode_mcs_index(tf.constant(mcs, tf.int32), table_index=table, is_pusch=False)
+    return int(m), float(r)
 
 
 def merge_counts(parts: list[dict[str, float]]) -> dict[str, float]:
@@ -339,11 +383,12 @@ def merge_counts(parts: list[dict[str, float]]) -> dict[str, float]:
 
 
 def link_metrics(counts: dict[str, float]) -> dict[str, float]:
-    """``ber``, ``bler`` and ``goodput_bps_hz`` (:func:`simlink.metrics.goodput_bps_hz`)
-    from (merged) counts."""
+    """``ber``, ``bler``, ``goodput_bps_hz`` (:func:`simlink.metrics.goodput_bps_hz`)
+    and the mean ``mcs_index`` (NaN at a fixed MCS) from (merged) counts."""
     return {
         "ber": counts["bit_errors"] / counts["bits"],
         "bler": counts["block_errors"] / counts["blocks"],
+        "mcs_index": counts["mcs_sum"] / counts["slots"],
         "goodput_bps_hz": goodput_bps_hz(counts["info_bits_ok"], counts["re_total"],
                                          counts["overhead"], counts["feedback_bits"],
                                          counts["feedback_re"]),

@@ -10,9 +10,20 @@ from simlink.system import Model, NonNegInt, PosFloat, PosInt
 
 class LinkCfg(Model):
     """Coded downlink transmission (the scenario's optional ``link:`` section)."""
-    name: str | None = None                               # results label; default e.g. "16qam-r0.5"
-    num_bits_per_symbol: Literal[2, 4, 6, 8] = 4          # QPSK, 16-, 64-, 256-QAM
-    code_rate: Annotated[float, Field(gt=0, lt=1)] = 0.5
+    name: str | None = None                               # results label; default e.g. "olla-t1", "16qam-r0.5"
+    #: MCS choice per slot (simlink.link.adaptation): ``olla`` (inner loop from
+    #: the BS's CSI + outer loop on ACK/NACK), ``illa`` (inner loop only) or
+    #: ``fixed`` (``num_bits_per_symbol`` and ``code_rate`` for every slot).
+    adaptation: Literal["olla", "illa", "fixed"] = "olla"
+    mcs_table: Literal[1, 2] = 1                          # 38.214 table 5.1.3.1-1 (64QAM) or -2 (256QAM)
+    bler_target: Annotated[float, Field(gt=0, lt=1)] = 0.1
+    olla_delta_up_db: PosFloat = 1.0                      # offset step per NACK (down: up t / (1 - t))
+    #: slots sent before counting starts, while the outer loop's offset settles
+    olla_warmup_slots: NonNegInt = 32
+    #: the fixed MCS (``adaptation: fixed`` only; default 16-QAM, rate 0.5):
+    #: QPSK, 16-, 64-, 256-QAM and the LDPC code rate
+    num_bits_per_symbol: Literal[2, 4, 6, 8] | None = None
+    code_rate: Annotated[float, Field(gt=0, lt=1)] | None = None
     num_ofdm_symbols: PosInt = 14                         # one slot
     dmrs_symbols: tuple[NonNegInt, ...] = (2, 11)         # OFDM symbols carrying DMRS
     precoder: Literal["mrt", "zf", "rzf"] = "mrt"
@@ -34,7 +45,11 @@ class LinkCfg(Model):
 
     @property
     def label(self) -> str:
-        return self.name or f"{2 ** self.num_bits_per_symbol}qam-r{self.code_rate:.3g}"
+        if self.name:
+            return self.name
+        if self.adaptation == "fixed":
+            return f"{2 ** self.num_bits_per_symbol}qam-r{self.code_rate:.3g}"
+        return f"{self.adaptation}-t{self.mcs_table}"
 
     @model_validator(mode="after")
     def _dmrs_fit(self) -> "LinkCfg":
@@ -45,3 +60,19 @@ class LinkCfg(Model):
         if len(d) == self.num_ofdm_symbols:
             raise ValueError("dmrs_symbols leave no OFDM symbol for data")
         return self
+
+    @model_validator(mode="before")
+    @classmethod
+    def _fixed_mcs(cls, data):
+        if not isinstance(data, dict):
+            return data
+        keys = ("num_bits_per_symbol", "code_rate")
+        if data.get("adaptation", "olla") == "fixed":
+            return {"num_bits_per_symbol": 4, "code_rate": 0.5,
+                    **{k: v for k, v in data.items() if not (k in keys and v is None)}}
+        given = [k for k in keys if data.get(k) is not None]
+        if given:
+            raise ValueError(f"{' and '.join(given)} set a fixed MCS but adaptation is "
+                             f"{data.get('adaptation', 'olla')!r}, which picks the MCS per slot: "
+                             f"add adaptation: fixed, or remove them")
+        return data

@@ -9,9 +9,9 @@ from simlink.campaign import run
 from simlink.campaign.cells import effective_scenario
 from simlink.config import parse_scenario
 
-LINKS = [{"name": "qpsk", "num_bits_per_symbol": 2, "code_rate": 0.5, "batch_size": 8,
+LINKS = [{"name": "qpsk", "adaptation": "fixed", "num_bits_per_symbol": 2, "code_rate": 0.5, "batch_size": 8,
           "max_batches": 3, "target_block_errors": 1000},
-         {"name": "16qam", "num_bits_per_symbol": 4, "code_rate": 0.5, "batch_size": 8,
+         {"name": "16qam", "adaptation": "fixed", "num_bits_per_symbol": 4, "code_rate": 0.5, "batch_size": 8,
           "max_batches": 3, "target_block_errors": 1000}]
 SCENARIO = {
     "name": "link-tiny", "seed": 4,

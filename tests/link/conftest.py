@@ -32,7 +32,7 @@ def cdl() -> Cdl:
                        n_subcarriers_ul=N_SC, n_subcarriers_dl=N_SC,
                        bs_array={"kind": "ula", "n": N_BS // 2, "polarization": "dual"},
                        ue_array={"kind": "ula", "n": N_UE // 2, "polarization": "dual"})
-    link = LinkCfg(num_bits_per_symbol=4, code_rate=0.5, precoder="zf",
+    link = LinkCfg(adaptation="fixed", num_bits_per_symbol=4, code_rate=0.5, precoder="zf",
                    ue_estimator="perfect", batch_size=64, max_batches=10,
                    target_block_errors=10**9)
     return Cdl(system, link, h_freq, H)

@@ -17,8 +17,16 @@ def test_linkcfg_defaults_and_validation():
     cfg = LinkCfg.model_validate({"dmrs_symbols": [3, 10], "precoder": "zf"})
     assert cfg.dmrs_symbols == (3, 10) and cfg.feedback_ber == 0.0
     assert hash(cfg) == hash(LinkCfg.model_validate_json(cfg.model_dump_json()))
+    assert (cfg.adaptation, cfg.num_bits_per_symbol, cfg.code_rate, cfg.label) == ("olla", None, None,
+                                                                                  "olla-t1")
+    fixed = LinkCfg.model_validate({"adaptation": "fixed"})
+    assert (fixed.num_bits_per_symbol, fixed.code_rate, fixed.label) == (4, 0.5, "16qam-r0.5")
+    assert LinkCfg.model_validate(fixed.model_dump()) == fixed
     for bad in ({"dmrs_symbols": [2, 14]}, {"dmrs_symbols": [2, 2]}, {"dmrs_symbols": []},
-                {"num_bits_per_symbol": 3}, {"code_rate": 1.0}, {"feedback_ber": 0.6},
+                {"adaptation": "fixed", "num_bits_per_symbol": 3},
+                {"adaptation": "fixed", "code_rate": 1.0}, {"num_bits_per_symbol": 4},
+                {"adaptation": "olla", "code_rate": 0.5}, {"adaptation": "ola"}, {"mcs_table": 3},
+                {"bler_target": 0.0}, {"feedback_ber": 0.6},
                 {"precoder": "svd"}, {"unknown": 1}):
         with pytest.raises(ValidationError):
             LinkCfg.model_validate(bad)
@@ -89,14 +97,15 @@ def test_zf_family_has_unit_total_power(precoder):
 # ---------------------------------------------------------------- accounting
 def _counts(**kw):
     base = dict(batches=1, slots=10, blocks=20, block_errors=5, bits=2000, bit_errors=100,
-                info_bits_ok=1500, re_total=1400, re_data=1200, overhead=0.1,
+                info_bits_ok=1500, re_total=1400, re_data=1200, mcs_sum=150, overhead=0.1,
                 feedback_bits=float("nan"), feedback_re=2912)
     return {**base, **kw}
 
 
 def test_metrics_and_goodput_accounting():
     m = link_metrics(_counts())
-    assert m["ber"] == 0.05 and m["bler"] == 0.25
+    assert m["ber"] == 0.05 and m["bler"] == 0.25 and m["mcs_index"] == 15
+    assert math.isnan(link_metrics(_counts(mcs_sum=math.nan))["mcs_index"])   # a fixed MCS
     assert m["goodput_bps_hz"] == pytest.approx(0.9 * 1500 / 1400)
     with_fb = link_metrics(_counts(feedback_bits=64.0))
     assert with_fb["goodput_bps_hz"] == pytest.approx(0.9 * 1500 / 1400 - 64 / 2912)
@@ -165,7 +174,7 @@ def test_default_config_single_antenna_ue(cdl):
     system = SystemCfg.model_validate({**cdl.system.model_dump(),
                                        "ue_array": {"kind": "ula", "n": 1}})
     H = np.ascontiguousarray(cdl.H[:, :, :1])
-    link = LinkCfg(max_batches=4, target_block_errors=10**9)
+    link = LinkCfg(adaptation="fixed", max_batches=4, target_block_errors=10**9)
     assert math.isclose(link_metrics(simulate_link(H, H, link, system, 20.0, 3))["bler"], 0.0)
     low = link_metrics(simulate_link(H, H, link, system, -3.0, 3))
     assert low["bler"] > 0.5 and low["goodput_bps_hz"] < 1.0
