@@ -362,6 +362,15 @@ def _adapted_mcs(H_true, H_csi, link, system, noise_var, seed, order) -> dict[st
     return total
 
 
+def peak_bits_per_symbol(link: LinkCfg) -> float:
+    """Information bits per data symbol of the link's highest MCS: the fixed
+    one, or the top of its 38.214 table (an upper bound of the goodput)."""
+    if link.adaptation == "fixed":
+        return link.num_bits_per_symbol * link.code_rate
+    m, r = mcs_modulation(link.mcs_table, 28 if link.mcs_table == 1 else 27)
+    return m * r
+
+
 @lru_cache(maxsize=None)
 def mcs_modulation(table: int, mcs: int) -> tuple[int, float]:
     """Bits per symbol and code rate of PDSCH MCS ``mcs`` in 38.214 table ``table``."""

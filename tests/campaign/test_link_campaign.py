@@ -40,6 +40,7 @@ def test_one_row_per_link_configuration_with_every_link_column(clean):
     assert len(clean) == 1 * 3 * 2 * len(LINKS)
     assert sorted(set(clean.link)) == ["16qam", "qpsk"]
     assert clean[["ber", "bler", "goodput_bps_hz"]].notna().all().all()
+    assert clean.mcs_index.isna().all(), "a fixed MCS has no MCS index"
     # the last configuration's counts are its own: 16-QAM carries twice QPSK's bits per slot
     by = clean.set_index(["estimator", "snr_db", "link"])
     assert (by.xs("16qam", level="link").bits == 2 * by.xs("qpsk", level="link").bits).all()
@@ -74,3 +75,17 @@ def test_feedback_bit_errors_reach_the_decoder(clean, tmp_path):
 def test_smoke_caps_every_link_configuration():
     smoke = effective_scenario(_scenario(0.0), smoke=True)
     assert [(link.max_batches, link.batch_size) for link in smoke.links] == [(1, 8), (1, 8)]
+
+
+def test_link_adaptation_through_the_runner(tmp_path):
+    """One OLLA link, one SNR, one channel sample (so that the few MCS the
+    loop visits compile quickly): the cell's slots are counted after the
+    warm-up and the table reports the mean MCS of the 38.214 table."""
+    olla = {"name": "olla", "batch_size": 8, "max_batches": 2, "olla_warmup_slots": 8,
+            "target_block_errors": 1000}
+    scenario = parse_scenario({**SCENARIO, "estimators": SCENARIO["estimators"][:1],
+                               "sweep": {**SCENARIO["sweep"], "snr_db": [10.0], "n_test": 1},
+                               "link": olla})
+    df = run(scenario, tmp_path / "out", quiet=True)
+    assert list(df.link) == ["olla"] and (df.slots == 16).all()
+    assert df.mcs_index.between(0, 28).all() and df.goodput_bps_hz.notna().all()

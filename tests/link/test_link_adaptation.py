@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from simlink.link.adaptation import predicted_sinr
-from simlink.link.chain import link_metrics, mcs_modulation, simulate_link
+from simlink.link.chain import link_metrics, mcs_modulation, peak_bits_per_symbol, simulate_link
 from simlink.link.config import LinkCfg
 
 # 240 counted slots after 32 of warm-up: the outer loop's identity
@@ -67,5 +67,6 @@ def test_mcs_follows_the_snr(cdl):
                  for snr in (5.0, 12.0))
     assert high["mcs_index"] > low["mcs_index"] + 3
     assert high["goodput_bps_hz"] > low["goodput_bps_hz"]
-    m, r = mcs_modulation(1, 28)
-    assert high["goodput_bps_hz"] < m * r        # the table's top MCS bounds the goodput
+    assert high["goodput_bps_hz"] < peak_bits_per_symbol(link)   # the table's top MCS bounds it
+    assert peak_bits_per_symbol(link) == pytest.approx(6 * 948 / 1024)       # 38.214 table 1, MCS 28
+    assert mcs_modulation(1, 0) == (2, pytest.approx(120 / 1024))
