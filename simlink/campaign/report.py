@@ -112,3 +112,17 @@ def report(out_dir: str | Path) -> pd.DataFrame:
     print(summary_table(df, terminal_width()))
     make_plots(df, out_dir / "plots")
     return df
+
+
+def ordering(df: pd.DataFrame, better: str, worse: str, metric: str = "goodput_bps_hz",
+             tie: float = 0.005) -> dict[str, int]:
+    """How often estimator ``better`` beats ``worse`` on ``metric`` over the
+    cells (environment x SNR x link x pilot density) where both have a
+    value: ``wins``, ``losses``, ``ties`` (within ``tie``) and ``cells``."""
+    keys = [k for k in ("environment", "snr_db", "link", "pilot_density") if k in df]
+    a = df[df.estimator == better].set_index(keys)[metric]
+    b = df[df.estimator == worse].set_index(keys)[metric]
+    diff = (a - b.reindex(a.index)).dropna()
+    ties = int((diff.abs() <= tie).sum())
+    wins = int((diff > tie).sum())
+    return {"wins": wins, "losses": len(diff) - wins - ties, "ties": ties, "cells": len(diff)}

@@ -23,7 +23,7 @@ def _write(path, data: np.ndarray, key: str = "H"):
     """Write ``data`` as the CSI file ``path`` (format from the suffix)."""
     if path.suffix == ".npz":
         np.savez(path, **{key: data})
-    elif path.suffix == ".h5":
+    elif path.suffix in (".h5", ".hdf5"):
         with h5py.File(path, "w") as f:
             f[key] = data
     elif path.name.endswith("-v73.mat"):
@@ -45,7 +45,7 @@ def _env(path, **kw) -> FileEnv:
     return FileEnv(name="measured", kind="file", path=str(path), **kw)
 
 
-@pytest.mark.parametrize("name", ["csi.h5", "csi.npz", "csi.mat", "csi-v73.mat"])
+@pytest.mark.parametrize("name", ["csi.h5", "csi.hdf5", "csi.npz", "csi.mat", "csi-v73.mat"])
 def test_round_trip(tmp_path, name):
     data = _csi()
     env = _env(_write(tmp_path / name, data))
@@ -68,6 +68,35 @@ def test_four_axis_layout_and_dl_offset(tmp_path):
     np.testing.assert_allclose(d["H_dl"] / d["norm_factor"], data[d["time_index"]][..., 12:18], rtol=1e-5)
 
 
+def test_matlab_v73_with_four_axes(tmp_path):
+    """Column-major HDF5 behind MATLAB's header: the reader reverses all four
+    axes, so BS and UE antennas come back in MATLAB's order."""
+    system = make_system(n_sc=8, n_sc_dl=6, bs={"kind": "ula", "n": 3}, ue={"kind": "ula", "n": 2})
+    data = _csi(shape=(FRAMES, 3, 2, SC))
+    env = _env(_write(tmp_path / "csi4-v73.mat", data), dl_offset=10)
+    assert ch.check_environment(env, system) == []
+    d = ch.generate(env, system, 12, seed=5)
+    np.testing.assert_allclose(d["H_ul"] / d["norm_factor"], data[d["time_index"]][..., :8], rtol=1e-5)
+    np.testing.assert_allclose(d["H_dl"] / d["norm_factor"], data[d["time_index"]][..., 10:16], rtol=1e-5)
+
+
+def test_more_frames_than_one_block(tmp_path):
+    """A file longer than one generation block (BLOCK frames): draws cross the
+    block boundary without repeating a frame, and the power normalisation
+    sums every block."""
+    from simlink.channels.source import BLOCK
+    n = BLOCK + 37
+    data = _csi(shape=(n, ANT, 14))
+    data[BLOCK:] *= 3.0                         # the second block is louder: it must be counted
+    env = _env(_write(tmp_path / "long.h5", data))
+    d = ch.generate(env, SYSTEM, n, seed=6)
+    assert sorted(d["time_index"]) == list(range(n))
+    power = 0.5 * (np.mean(np.abs(data[..., :8]) ** 2) + np.mean(np.abs(data[..., 8:14]) ** 2))
+    assert np.isclose(d["norm_factor"], 1 / np.sqrt(power), rtol=1e-5)
+    np.testing.assert_allclose(d["H_dl"][:, :, 0], data[d["time_index"]][..., 8:14] * d["norm_factor"],
+                               rtol=1e-5)
+
+
 def test_zero_gap_gives_identical_bands(tmp_path):
     env = _env(_write(tmp_path / "csi.npz", _csi()), dl_offset=0)
     d = ch.generate(env, make_system(n_sc=8, bs={"kind": "ula", "n": 4}), 12, seed=1)
@@ -87,6 +116,7 @@ def test_more_draws_than_frames_repeat_whole_permutations(tmp_path):
     ((FRAMES, ANT + 1, SC), "5 antennas but the system has n_bs \\* n_ue = 4 \\* 1 = 4"),
     ((FRAMES, 2, 2, SC), "2 x 2 antennas but the system has n_bs x n_ue = 4 x 1"),
     ((FRAMES, ANT, 10), "10 subcarriers, too few for the UL band \\[0, 8\\) and the DL band \\[8, 14\\)"),
+    ((0, ANT, SC), "has no frames"),
 ])
 def test_wrong_shapes_are_reported_in_one_line_naming_the_file(tmp_path, shape, message):
     path = _write(tmp_path / "bad.npz", _csi(shape=shape))
