@@ -43,13 +43,15 @@ def effective_scenario(scenario: Scenario, *, smoke: bool = False, seed: int | N
     """The scenario a run actually executes: shrunk to its smoke sizes
     (``smoke.train_steps`` and ``smoke.estimator_overrides`` replacing those
     keys of every estimator that has them; every link capped to ``smoke.link_batches`` batches of at
-    most ``smoke.n_test`` slots) and with ``seed`` overriding ``scenario.seed``."""
+    most ``smoke.n_test`` slots, after at most ``smoke.n_test`` warm-up slots) and with ``seed`` overriding ``scenario.seed``."""
     if smoke:
         shrink = {"train_steps": scenario.smoke.train_steps, **scenario.smoke.estimator_overrides}
         estimators = [e.model_copy(update={k: v for k, v in shrink.items() if k in type(e).model_fields})
                       for e in scenario.estimators]
         links = [link.model_copy(update={"max_batches": min(link.max_batches, scenario.smoke.link_batches),
-                                         "batch_size": min(link.batch_size, scenario.smoke.n_test)})
+                                         "batch_size": min(link.batch_size, scenario.smoke.n_test),
+                                         "olla_warmup_slots": min(link.olla_warmup_slots,
+                                                                  scenario.smoke.n_test)})
                  for link in scenario.links]
         scenario = scenario.smoke_version().model_copy(
             update={"estimators": estimators, "link": links or None})

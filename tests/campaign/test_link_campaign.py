@@ -75,6 +75,7 @@ def test_feedback_bit_errors_reach_the_decoder(clean, tmp_path):
 def test_smoke_caps_every_link_configuration():
     smoke = effective_scenario(_scenario(0.0), smoke=True)
     assert [(link.max_batches, link.batch_size) for link in smoke.links] == [(1, 8), (1, 8)]
+    assert [link.olla_warmup_slots for link in smoke.links] == [8, 8]
 
 
 def test_link_adaptation_through_the_runner(tmp_path):
