@@ -47,7 +47,10 @@ def wilson_ci(k: float, n: float, z: float = Z95) -> tuple[float, float, float]:
     z2 = z * z
     centre = (p + z2 / (2 * n)) / (1 + z2 / n)
     half = z * np.sqrt(p * (1 - p) / n + z2 / (4 * n * n)) / (1 + z2 / n)
-    return float(p), float(max(centre - half, 0.0)), float(min(centre + half, 1.0))
+    # At k = 0 (k = n) the bound is exactly 0 (1); computed, it cancels to +-1e-19.
+    low = 0.0 if k == 0 else max(centre - half, 0.0)
+    high = 1.0 if k == n else min(centre + half, 1.0)
+    return float(p), float(low), float(high)
 
 
 def error_rate_stats(errors: float, trials: float, name: str) -> dict[str, float]:

@@ -74,7 +74,13 @@ def test_wilson_interval():
     p, lo, hi = metrics.wilson_ci(5, 100)
     assert p == 0.05 and lo == pytest.approx(0.0215, abs=1e-4) and hi == pytest.approx(0.1118, abs=1e-4)
     p, lo, hi = metrics.wilson_ci(0, 50)
-    assert p == 0 and lo == pytest.approx(0, abs=1e-12) and 0 < hi < 0.1
+    assert p == 0 and lo == 0 and 0 < hi < 0.1
+    # the interval holds its rate for every count, the ends included (a bound
+    # computed as centre - half cancels to 4e-19 > 0 at k = 0, n = 600)
+    for n in (1, 7, 600, 10**6):
+        for k in (0, 1, n // 2, n - 1, n):
+            p, lo, hi = metrics.wilson_ci(k, n)
+            assert lo <= p <= hi, (k, n, lo, p, hi)
     p, lo, hi = metrics.wilson_ci(50, 50)
     assert hi == 1 and lo < 1
     assert np.isnan(metrics.wilson_ci(0, 0)).all()
