@@ -38,7 +38,13 @@ class SionnaDownlink(Block):
 
     Input: ``h_freq`` [b, 1, num_streams, 1, num_bs_ant, 1 or num_ofdm_symbols,
     fft_size] complex64 (Sionna's layout, DL: rx = UE; one OFDM symbol is a
-    static channel, broadcast over the slot); ``no`` [] float32.
+    static channel, broadcast over the slot); ``no`` [] float32; ``seed``
+    [2] int64 or None. Without a seed the bits and the noise come from
+    Sionna's ``BinarySource`` and ``ApplyOFDMChannel``, as in the tutorial;
+    with one they are drawn as :mod:`simlink.link.chain` draws them (a
+    stateless split of ``seed`` into a bit and a noise seed), so that the two
+    chains see common random numbers and their outcomes differ only where
+    their computations do.
     Output: ``b``, ``b_hat`` [b, 1, num_streams, k] float32.
     """
 
@@ -68,16 +74,27 @@ class SionnaDownlink(Block):
         self._decoder = LDPC5GDecoder(self._encoder, hard_out=True)
 
     @tf.function(jit_compile=True)
-    def call(self, h_freq: tf.Tensor, no: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
+    def call(self, h_freq: tf.Tensor, no: tf.Tensor,
+             seed: tf.Tensor | None = None) -> tuple[tf.Tensor, tf.Tensor]:
         batch_size = tf.shape(h_freq)[0]
         h_freq = tf.broadcast_to(h_freq, tf.concat(
             [tf.shape(h_freq)[:5], [self._rg.num_ofdm_symbols, self._rg.fft_size]], 0))
-        b = self._binary_source([batch_size, 1, self._num_streams, self.k])
+        shape = [batch_size, 1, self._num_streams, self.k]
+        if seed is None:
+            b = self._binary_source(shape)
+        else:
+            seed_bits, seed_noise = tf.unstack(tf.random.experimental.stateless_split(seed, 2))
+            b = tf.cast(tf.random.stateless_uniform(shape, seed_bits, 0, 2, tf.int32), tf.float32)
         c = self._encoder(b)
         x = self._mapper(c)
         x_rg = self._rg_mapper(x)
         x_rg, g = self._zf_precoder(x_rg, h_freq)
-        y = self._channel(x_rg, h_freq, no)
+        if seed is None:
+            y = self._channel(x_rg, h_freq, no)
+        else:
+            y = self._channel(x_rg, h_freq)
+            w = tf.random.stateless_normal(tf.concat([tf.shape(y), [2]], 0), seed_noise)
+            y = y + tf.cast(tf.sqrt(no / 2), y.dtype) * tf.complex(w[..., 0], w[..., 1])
         if self._perfect_csi:
             h_hat, err_var = g, 0.0
         else:

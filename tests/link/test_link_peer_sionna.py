@@ -5,20 +5,18 @@ precoding and perfect CSI. Sionna's example gives every stream unit power
 (total 2 for two streams), simlink gives the BS unit total power, so the
 example runs at twice simlink's noise variance: the same per-stream SNR.
 """
-import math
-
 import numpy as np
 import pytest
 import tensorflow as tf
-from sionna.phy import config
 
-from simlink.link.chain import link_metrics, simulate_link
+from simlink.link.chain import link_chain, link_metrics, simulate_link
 from simlink.link.reference import SionnaDownlink
 
 PEER_SNRS_DB = (6.0, 9.0)    # the waterfall of this link: BLER ~ 0.1 and 0.02
 SNRS_DB = PEER_SNRS_DB + (12.0,)
 HIGH_SNR_DB = 18.0
 SEED = 11
+MAX_DIFF = 4
 
 
 @pytest.fixture(scope="module")
@@ -32,47 +30,47 @@ def simlink_bler(cdl):
 
 
 @pytest.fixture(scope="module")
-def sionna_bler(cdl):
-    """snr_db -> (block_errors, blocks) of Sionna's example chain, same batches."""
+def paired(cdl):
+    """snr_db -> (simlink's block errors, Sionna's, blocks) on common random
+    numbers: the same channels, the same information bits and the same noise
+    samples (Sionna's chain draws them as simlink's does, at twice the noise
+    variance for its twice the transmit power)."""
     link, system = cdl.link, cdl.system
+    chain = link_chain(link, system)
     model = SionnaDownlink(num_streams=system.n_ue, fft_size=system.n_subcarriers_dl,
                            subcarrier_spacing=system.subcarrier_spacing_hz,
                            num_ofdm_symbols=link.num_ofdm_symbols,
                            pilot_ofdm_symbol_indices=list(link.dmrs_symbols),
                            num_bits_per_symbol=link.num_bits_per_symbol,
                            coderate=link.code_rate, perfect_csi=True)
-    config.seed = SEED
     n, bs = len(cdl.h_freq), link.batch_size
     out = {}
     for snr_db in PEER_SNRS_DB:
-        no = tf.constant(system.n_ue * 10.0 ** (-snr_db / 10.0), tf.float32)
-        errors = blocks = 0
+        no = 10.0 ** (-snr_db / 10.0)
+        ours = theirs = blocks = 0
         for i in range(link.max_batches):
-            h = cdl.h_freq[(i * bs + np.arange(bs)) % n]
-            b, b_hat = model(tf.constant(h), no)
-            errors += int(tf.reduce_sum(tf.cast(tf.reduce_any(b != b_hat, -1), tf.int32)))
+            idx = (i * bs + np.arange(bs)) % n
+            ours += chain.run_batch(cdl.H[idx], cdl.H[idx], no, (SEED, i))[1]
+            b, b_hat = model(tf.constant(cdl.h_freq[idx]), tf.constant(system.n_ue * no, tf.float32),
+                             tf.constant([SEED, i], tf.int64))
+            theirs += int(tf.reduce_sum(tf.cast(tf.reduce_any(b != b_hat, -1), tf.int32)))
             blocks += int(np.prod(b.shape[:-1]))
-        out[snr_db] = (errors, blocks)
+        out[snr_db] = (ours, theirs, blocks)
     return out
 
 
-def two_proportion_z(e1: int, n1: int, e2: int, n2: int) -> float:
-    """|z| of the pooled two-proportion test (0 when both counts are zero)."""
-    p = (e1 + e2) / (n1 + n2)
-    if p in (0.0, 1.0):
-        return 0.0
-    return abs(e1 / n1 - e2 / n2) / math.sqrt(p * (1 - p) * (1 / n1 + 1 / n2))
-
-
-def test_bler_agrees_with_sionna_example(simlink_bler, sionna_bler):
-    # The chains share channels, so their outcomes are positively correlated
-    # and the independent-samples z-test is conservative. 3.29: two-sided 0.1%.
+def test_bler_agrees_with_sionna_example(paired):
+    """With common random numbers the two chains fail on the same blocks but
+    for those whose outcome hangs on rounding. Measured here: 120 / 120 block
+    errors at 6 dB, 21 / 21 at 9 dB (1,280 blocks each). Offsetting simlink's
+    SNR by 0.1 dB moves its count to 125, by 0.2 dB to 133 (6 dB): the bound
+    of MAX_DIFF blocks catches a 0.2 dB shift and leaves room for rounding
+    on another CPU or TF build."""
     for snr_db in PEER_SNRS_DB:
-        (e1, n1), (e2, n2) = simlink_bler[snr_db], sionna_bler[snr_db]
-        z = two_proportion_z(e1, n1, e2, n2)
-        assert z < 3.29, (f"{snr_db} dB: simlink BLER {e1}/{n1}, Sionna {e2}/{n2}, z={z:.2f}")
-    # The comparison has power only where errors occur.
-    assert simlink_bler[6.0][0] >= 50 and sionna_bler[6.0][0] >= 50
+        ours, theirs, blocks = paired[snr_db]
+        assert abs(ours - theirs) <= MAX_DIFF, f"{snr_db} dB: simlink {ours}/{blocks}, Sionna {theirs}/{blocks}"
+    # the comparison has power only where errors occur
+    assert min(paired[6.0][:2]) >= 50
 
 
 def test_perfect_csi_bler_falls_with_snr_to_zero(simlink_bler):
