@@ -7,11 +7,11 @@ from simlink.link.adaptation import predicted_sinr
 from simlink.link.chain import link_metrics, mcs_modulation, peak_bits_per_symbol, simulate_link
 from simlink.link.config import LinkCfg
 
-# 240 counted slots after 32 of warm-up: the outer loop's identity
+# 160 counted slots after 32 of warm-up: the outer loop's identity
 # n_nack (up + down) - N down = offset change, i.e. BLER - t = change (1 - t) / (N up),
 # bounds the BLER's distance from its target by the offset's drift over the run
-# (a few dB, clipped at +-20 dB): |BLER - t| < 0.04 leaves a 10 dB drift.
-SLOTS = dict(batch_size=40, max_batches=6, target_block_errors=10**9)
+# (a few dB, clipped at +-20 dB): |BLER - t| < 0.04 leaves a 7 dB drift.
+SLOTS = dict(batch_size=40, max_batches=4, target_block_errors=10**9)
 
 
 def _noisy(H: np.ndarray, nmse_db: float, seed: int) -> np.ndarray:
@@ -40,33 +40,26 @@ def test_predicted_sinr_closed_forms(cdl):
     np.testing.assert_allclose(predicted_sinr(H, "zf", no), 1 / (2 * pinv_norm * no), rtol=2e-3)
 
 
-@pytest.mark.parametrize("target", [0.1, 0.3])
-def test_outer_loop_drives_the_bler_to_its_target(cdl, target):
+def test_outer_loop_drives_the_bler_to_its_target(cdl):
     """The prediction from CSI at -5 dB NMSE is optimistic; the offset fixes
-    it, whichever target is asked for."""
+    it, and without it (ILLA alone) the measured BLER overshoots."""
     H_csi = _noisy(cdl.H, -5.0, 1)
-    link = LinkCfg(precoder="mrt", bler_target=target, **SLOTS)
+    link = LinkCfg(precoder="mrt", **SLOTS)
     m = link_metrics(simulate_link(cdl.H, H_csi, link, cdl.system, 5.0, seed=7))
-    assert abs(m["bler"] - target) < 0.04, m
+    assert abs(m["bler"] - link.bler_target) < 0.04, m
     illa = link_metrics(simulate_link(cdl.H, H_csi, link.model_copy(
         update={"adaptation": "illa", "max_batches": 2}), cdl.system, 5.0, seed=7))
-    assert illa["bler"] > target + 0.2, "without the outer loop the optimistic prediction overshoots"
+    assert illa["bler"] > link.bler_target + 0.2, "without the outer loop the optimistic prediction overshoots"
+    assert illa["mcs_index"] > m["mcs_index"]
 
 
 def test_better_csi_buys_a_higher_mcs_and_goodput(cdl):
+    """Same SNR, same bits and noise: perfect CSI against CSI at 0 dB NMSE."""
     link = LinkCfg(precoder="mrt", **SLOTS)
     perfect = link_metrics(simulate_link(cdl.H, cdl.H, link, cdl.system, 5.0, seed=7))
     coarse = link_metrics(simulate_link(cdl.H, _noisy(cdl.H, 0.0, 2), link, cdl.system, 5.0, seed=7))
     assert perfect["mcs_index"] > coarse["mcs_index"] + 1
     assert perfect["goodput_bps_hz"] > 1.1 * coarse["goodput_bps_hz"]
-
-
-def test_mcs_follows_the_snr(cdl):
-    link = LinkCfg(precoder="mrt", **SLOTS)
-    low, high = (link_metrics(simulate_link(cdl.H, cdl.H, link, cdl.system, snr, seed=7))
-                 for snr in (5.0, 12.0))
-    assert high["mcs_index"] > low["mcs_index"] + 3
-    assert high["goodput_bps_hz"] > low["goodput_bps_hz"]
-    assert high["goodput_bps_hz"] < peak_bits_per_symbol(link)   # the table's top MCS bounds it
+    assert perfect["goodput_bps_hz"] < peak_bits_per_symbol(link)   # the table's top MCS bounds it
     assert peak_bits_per_symbol(link) == pytest.approx(6 * 948 / 1024)       # 38.214 table 1, MCS 28
     assert mcs_modulation(1, 0) == (2, pytest.approx(120 / 1024))
