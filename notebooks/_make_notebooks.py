@@ -21,16 +21,19 @@ import simlink
 ROOT = Path.cwd().parent if Path.cwd().name == "notebooks" else Path.cwd()
 
 
-def load_results(name: str, folder: str, environments: int | None = None) -> pd.DataFrame:
+def load_results(name: str, folder: str, environments: int | None = None,
+                 snr_db: list[float] | None = None) -> pd.DataFrame:
     """Results of scenarios/<name>.yaml from ROOT/<folder>/<name> (or $SIMLINK_RESULTS);
     without them, or with SIMLINK_NOTEBOOK_SMOKE=1 (as `make test` sets), a --smoke
-    run (of the first ``environments`` environments, when given) is made so the
-    notebook always executes."""
+    run (of the first ``environments`` environments and at ``snr_db``, when
+    given) is made so the notebook always executes."""
     out = Path(os.environ.get("SIMLINK_RESULTS", ROOT / folder / name))
     if os.environ.get("SIMLINK_NOTEBOOK_SMOKE") or not (out / "results.parquet").exists():
         out = Path(tempfile.mkdtemp(prefix=f"{name}-smoke-"))
         scenario = simlink.load_scenario(ROOT / "scenarios" / f"{name}.yaml")
-        scenario = scenario.model_copy(update={"environments": scenario.environments[:environments]})
+        smoke = scenario.smoke.model_copy(update={"snr_db": snr_db or scenario.smoke.snr_db})
+        scenario = scenario.model_copy(update={"environments": scenario.environments[:environments],
+                                               "smoke": smoke})
         simlink.run(scenario, out=out, smoke=True, quiet=True)
     df = pd.read_parquet(out / "results.parquet")
     print(out, len(df), "rows")
@@ -133,7 +136,8 @@ write("02_link_level.ipynb", [
     "folder (`results/link_cdl`, or `$SIMLINK_RESULTS`): LDPC-coded QAM precoded with each "
     "method's CSI through the true CDL channel, detected with the UE's own DMRS estimate.",
     SETUP,
-    'df = load_results("link_cdl", "results", environments=1)   # a smoke stand-in: one environment',
+    '# a smoke stand-in (no committed results, or make test): one environment, one SNR\n'
+    'df = load_results("link_cdl", "results", environments=1, snr_db=[5.0])',
     "md:## Block error rate\nBLER from block-error counts; points with zero errors are not drawn on the "
     "log axis. The 95% Wilson intervals are in the table (`bler_ci_low`, `bler_ci_high`).",
     link_curves("bler", "BLER", log=True),
