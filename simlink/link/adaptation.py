@@ -121,7 +121,21 @@ class LinkAdapter:
         harq = tf.constant([-1 if ack is None else int(ack)], tf.int32)
         return int(self._select(tf.constant(sinr, tf.float32), harq))
 
-    @property
-    def offset_db(self) -> float:
-        """The outer loop's current SINR back-off [dB] (0 without one)."""
-        return 0.0 if self._olla is None else float(self._olla.offset[0])
+    def reset(self) -> None:
+        """Start a new sequence of slots: the outer loop's offset back to 0 dB
+        and its last effective SINR to the initial 0 dB, as when constructed."""
+        if self._olla is not None:
+            self._olla.reset(sinr_eff_init=1.0)
+
+
+@lru_cache(maxsize=16)
+def _cached_adapter(link_json: str, n_data_symbols: int) -> LinkAdapter:
+    return LinkAdapter(LinkCfg.model_validate_json(link_json), n_data_symbols)
+
+
+def link_adapter(link: LinkCfg, n_data_symbols: int) -> LinkAdapter:
+    """The adapter of ``link``, reset for a new cell. Cached per process, so
+    its selection graph is traced once, not in every cell."""
+    adapter = _cached_adapter(link.model_dump_json(), n_data_symbols)
+    adapter.reset()
+    return adapter

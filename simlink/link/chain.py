@@ -339,8 +339,8 @@ def _fixed_mcs(H_true, H_csi, link, system, noise_var, seed, order) -> dict[str,
 
 
 def _adapted_mcs(H_true, H_csi, link, system, noise_var, seed, order) -> dict[str, float]:
-    from simlink.link.adaptation import LinkAdapter, predicted_sinr
-    adapter = LinkAdapter(link, link.num_ofdm_symbols - len(link.dmrs_symbols))
+    from simlink.link.adaptation import link_adapter, predicted_sinr
+    adapter = link_adapter(link, link.num_ofdm_symbols - len(link.dmrs_symbols))
     sinr = predicted_sinr(H_csi, link.precoder, noise_var)        # [b, n_sc, K]
     warmup = link.olla_warmup_slots if link.adaptation == "olla" else 0
     total = dict.fromkeys(COUNT_KEYS, 0)
