@@ -99,17 +99,23 @@ def fit_all(scenario: Scenario, splits: dict[str, dict[str, Split]], *,
                 continue
             t0 = time.perf_counter()
             status = "cached"
-            if load_state(path) is None:
+            state = load_state(path)
+            if state is None:
                 if pooled is None:
                     pooled = training_dataset(scenario, splits)
                 if not quiet:
                     print(f"fit {cfg.name} on {where}", file=sys.stderr)
                 train = replace(pooled, target=target)
                 fitted = fit_estimator(build(cfg), train, rng=np.random.default_rng(int(key, 16)))
-                save_state(path, fitted.get_state())
+                state = fitted.get_state()
+                save_state(path, state)
                 status = "trained"
-            summary.append({"estimator": cfg.name, "environment": where, "key": key,
-                            "status": status, "fit_s": time.perf_counter() - t0})
+            record = {"estimator": cfg.name, "environment": where, "key": key,
+                      "status": status, "fit_s": time.perf_counter() - t0}
+            if est.reports_training and (
+                    history := build(cfg).set_state(state, scenario.system).training_history()):
+                record["history"] = history
+            summary.append(record)
     return weights, summary
 
 

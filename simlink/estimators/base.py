@@ -141,6 +141,16 @@ class Estimator:
         """Restore what ``get_state`` returned (instead of calling ``fit``)."""
         return self
 
+    def training_history(self) -> dict[str, list] | None:
+        """After ``fit`` or ``set_state``: learning curves worth reporting with
+        the results (JSON-ready lists), or None."""
+        return None
+
+    @property
+    def reports_training(self) -> bool:
+        """True when :meth:`training_history` may return something."""
+        return type(self).training_history is not Estimator.training_history
+
     @property
     def trains(self) -> bool:
         """True when ``fit`` learns something that is worth caching."""

@@ -300,15 +300,16 @@ def _total(batches: Batches, epochs: int) -> int | None:
         return None
 
 
-def ddpm_optimizer(learning_rate: float, steps: int) -> Optimizer:
+def ddpm_optimizer(learning_rate: float, steps: int | None) -> Optimizer:
     """``keras.optimizers.Adam`` with the learning rate decayed to 0 over ``steps``
-    on a cosine (``CosineDecay``), the optimizer of :func:`train_ddpm`. It has no
-    learning-rate variable, so zeroing its ``variables`` restarts it.
-    (``benchmarks/optimizer.py``: a hand-written Adam is no faster in the
+    on a cosine (``CosineDecay``), the optimizer of :func:`train_ddpm`; with
+    ``steps=None`` a constant rate (a variable, which ``ReduceLROnPlateau`` may
+    lower). (``benchmarks/optimizer.py``: a hand-written Adam is no faster in the
     XLA-compiled DDPM step, CPU time Keras / hand-written 0.97-1.05 at the
     DM-VB CDL size.)"""
-    return keras.optimizers.Adam(keras.optimizers.schedules.CosineDecay(learning_rate, steps),
-                                 epsilon=1e-8)
+    rate = learning_rate if steps is None else keras.optimizers.schedules.CosineDecay(
+        learning_rate, steps)
+    return keras.optimizers.Adam(rate, epsilon=1e-8)
 
 
 def fit(loss_fn: LossFn, variables: Sequence, batches: Batches, *,
@@ -321,14 +322,31 @@ def fit(loss_fn: LossFn, variables: Sequence, batches: Batches, *,
     return Trainer(loss_fn, variables, optimizer, jit_compile=jit_compile).fit(batches, **kwargs)
 
 
+#: fixed (t, noise) draws per held-out image in :func:`train_ddpm`'s validation
+#: loss: the DDPM loss varies a lot with ``t``, several draws steady it
+VALIDATION_DRAWS = 4
+
+#: held-out images per validation batch of :func:`train_ddpm`
+_VALIDATION_BATCH = 256
+
+
 def train_ddpm(model: ExpertCNN, draws: list[DrawFn], sched: Schedule, *, steps: int,
                batch_size: int, learning_rate: float, rngs: list[np.random.Generator],
-               quiet: bool | None = None) -> dict[str, np.ndarray]:
+               validation: list[np.ndarray] | None = None, eval_every: int = 500,
+               patience: int | None = None, quiet: bool | None = None) -> dict[str, Any]:
     """Train expert ``k`` of ``model`` on ``draws[k]`` with the batches, steps and
     noise drawn from ``rngs[k]``, one expert after the other:
-    :func:`~simlink.nn.diffusion.ddpm_loss` with Adam on a cosine-decayed
-    learning rate (:func:`ddpm_optimizer`),
+    :func:`~simlink.nn.diffusion.ddpm_loss` with Adam (:func:`ddpm_optimizer`),
     starting from ``model``'s current weights (``quiet``: as for :func:`fit`).
+
+    Without ``validation``: ``steps`` steps on a cosine-decayed learning rate.
+    With ``validation`` (per expert, held-out clean images [n, H, W] complex64):
+    train to a plateau of the held-out denoising loss (each image at
+    :data:`VALIDATION_DRAWS` fixed ``(t, noise)`` draws, evaluated every
+    ``eval_every`` steps) at a constant rate that ``ReduceLROnPlateau`` halves
+    after ``max(1, patience // 2)`` evaluations without improvement; stop after
+    ``patience`` of them (``None``: never) or at ``steps``, and keep the best
+    evaluation's weights.
 
     Experts train one by one on a single-expert working copy, so one compiled
     step serves them all (XLA compiles it once per call, not once per expert)
@@ -336,8 +354,13 @@ def train_ddpm(model: ExpertCNN, draws: list[DrawFn], sched: Schedule, *, steps:
     grouped convolution that stacks experts is also several times slower than
     single-expert training.
 
-    Output: ``loss`` [K, steps] per-step losses, ``seconds`` [K] training time per expert.
+    Output: ``loss`` [K] arrays of per-step losses (``steps`` each without
+    validation), ``seconds`` [K] training time per expert, and with
+    validation ``val_loss`` / ``val_steps`` [K] arrays (the curves) and
+    ``best_step`` [K].
     """
+    if validation is not None and len(validation) != len(draws):
+        raise ValueError(f"{len(validation)} validation sets for {len(draws)} experts")
     state = model.get_state()
     work = ExpertCNN({k: v[:1] for k, v in state.items()})
     abar = tf.constant(sched.abar, tf.float32)
@@ -350,19 +373,42 @@ def train_ddpm(model: ExpertCNN, draws: list[DrawFn], sched: Schedule, *, steps:
         x0, noise_seed = batch
         return ddpm_loss(expert, to_image(x0[0]), noise_seed, abar)
 
-    opt = ddpm_optimizer(learning_rate, steps)
+    opt = ddpm_optimizer(learning_rate, None if validation is not None else steps)
     trainer = Trainer(loss_fn, work.trainable, opt)
-    losses = np.empty((model.n_experts, steps))
-    seconds = np.empty(model.n_experts)
+    out: dict[str, Any] = {"loss": [], "seconds": np.empty(model.n_experts),
+                           "val_loss": [], "val_steps": [], "best_step": []}
     for k, (draw, rng) in enumerate(zip(draws, rngs, strict=True)):
         for name, var in work.weights.items():
             var.assign(state[name][k:k + 1])
         for var in opt.variables:      # a fresh optimizer: step count and moments 0
             var.assign(tf.zeros_like(var))
         seeds = rng.integers(0, 2**31 - 1, size=(steps, 2))
+        kwargs: dict[str, Any] = {}
+        if validation is not None:
+            opt.learning_rate.assign(learning_rate)
+            kwargs = dict(validation=_validation_batches(validation[k], k),
+                          eval_every=min(eval_every, steps),
+                          patience=patience, reduce_on_plateau=keras.callbacks.ReduceLROnPlateau(
+                              monitor="val_loss", factor=0.5,
+                              patience=max(1, (patience or 2) // 2), verbose=0))
         hist = trainer.fit(((draw(rng, batch_size), s) for s in seeds), steps=steps,
-                           desc=f"DDPM expert {k + 1}/{len(draws)}", quiet=quiet, leave=False)
-        losses[k], seconds[k] = hist.loss, hist.seconds
+                           desc=f"DDPM expert {k + 1}/{len(draws)}", quiet=quiet, leave=False,
+                           **kwargs)
+        out["loss"].append(hist.loss)
+        out["seconds"][k] = hist.seconds
+        if validation is not None:
+            out["val_loss"].append(hist.val_loss)
+            out["val_steps"].append(hist.val_steps)
+            out["best_step"].append(hist.best_step)
         for name, var in model.weights.items():
             var[k:k + 1].assign(work.weights[name])
-    return {"loss": losses, "seconds": seconds}
+    return out
+
+
+def _validation_batches(images: np.ndarray, expert: int) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Fixed ``(x0 [1, B, H, W], noise seed [2])`` batches over ``images`` [n, H, W]:
+    every image at :data:`VALIDATION_DRAWS` seeds, the same at every evaluation."""
+    if not len(images):
+        raise ValueError(f"expert {expert}: no held-out images to validate on")
+    return [(images[None, i:i + _VALIDATION_BATCH], np.array([d, i], np.int64))
+            for d in range(VALIDATION_DRAWS) for i in range(0, len(images), _VALIDATION_BATCH)]

@@ -1,5 +1,7 @@
 """DM-VB inside a campaign: dense pilots, pooled expert training, and the
 share of samples whose winning expert is the true environment."""
+import json
+
 import numpy as np
 
 from simlink import run
@@ -15,7 +17,8 @@ SCENARIO = {
          "mean_angle_deg": 40},
         {"name": "iid", "kind": "gaussian", "spatial": "iid", "n_train": 32}],
     "estimators": [
-        {"name": "dmvb", "kind": "dmvb", "train_steps": 200, "n_steps": 50, "max_outer": 2},
+        {"name": "dmvb", "kind": "dmvb", "train_steps": 200, "n_steps": 50, "max_outer": 2,
+         "patience": 4, "eval_every": 50},
         {"name": "rls", "kind": "rls"},
         {"name": "lmmse", "kind": "lmmse", "covariance": "global", "domain": "full"}],
     "sweep": {"snr_db": [10.0], "n_test": 16, "n_train": 64, "chunk": 16},
@@ -24,6 +27,13 @@ SCENARIO = {
 
 def test_dmvb_campaign_reports_expert_accuracy(tmp_path):
     df = run(parse_scenario(SCENARIO), out=tmp_path / "out", quiet=True).set_index(["environment", "estimator"])
+    # the experts trained against a held-out loss: their curves reach the manifest
+    fits = json.loads((tmp_path / "out" / "manifest.json").read_text())["weights"]
+    history = next(f for f in fits if f["estimator"] == "dmvb")["history"]
+    assert len(history["val_loss"]) == 2
+    for steps, loss, best in zip(history["val_steps"], history["val_loss"], history["best_step"]):
+        assert steps == list(range(50, 50 * len(steps) + 1, 50)) and len(loss) == len(steps)
+        assert best == steps[int(np.argmin(loss))]
     acc = df["expert_accuracy"]
     # a 5-degree one-ring against i.i.d. at 10 dB: the posterior must name the right expert
     # for most samples even with these briefly trained experts (chance: 0.5)

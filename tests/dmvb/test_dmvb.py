@@ -115,3 +115,16 @@ def test_experts_are_cached_by_content_and_shared(dmvb, train, tmp_path, monkeyp
     mixed = replace(train, H_dl=np.concatenate([train.for_env(0).H_dl, other.for_env(1).H_dl]))
     fit_estimator(Dmvb(**small), mixed, rng=np.random.default_rng(0))
     assert len(list(parts_dir().glob("*.npz"))) == 3
+
+
+def test_training_to_a_plateau_is_keyed_recorded_and_restored(train):
+    """``patience`` changes the experts' content keys (fixed-budget experts keep
+    theirs), and the held-out curves travel with the state."""
+    quick = dict(width=8, train_steps=40, batch_size=16, eval_every=10)
+    assert Dmvb(**quick).parts(train) != Dmvb(**quick, patience=10).parts(train)
+    est = Dmvb(**quick, patience=10).fit(train, rng=np.random.default_rng(0))
+    history = est.training_history()
+    assert history["val_steps"] == [[10, 20, 30, 40]] * 2
+    assert all(np.all(np.isfinite(v)) for v in history["val_loss"])
+    assert Dmvb(**quick).fit(train, rng=np.random.default_rng(0)).training_history() is None
+    assert Dmvb(**quick, patience=10).set_state(est.get_state(), SYSTEM).training_history() == history

@@ -8,6 +8,8 @@ import tensorflow as tf
 
 from simlink import progress
 from simlink.nn import ExpertCNN, Schedule, fit, train_ddpm
+from simlink.nn.diffusion import ddpm_loss, to_image
+from simlink.nn.train import _validation_batches
 from simlink.nn.train import Trainer
 
 N_IN, N_OUT = 6, 3
@@ -169,8 +171,42 @@ def test_train_ddpm_trains_each_expert_as_if_alone(capsys):
     with progress.quiet():
         (both, out), (alone, out1) = _tiny_ddpm([0, 1]), _tiny_ddpm([1])
     assert capsys.readouterr().err == ""
-    assert out["loss"].shape == (2, 30) and out["seconds"].shape == (2,)
-    assert np.all(np.isfinite(out["loss"])) and out["loss"][:, -5:].mean() < out["loss"][:, :5].mean()
+    loss = np.stack(out["loss"])
+    assert loss.shape == (2, 30) and out["seconds"].shape == (2,)
+    assert np.all(np.isfinite(loss)) and loss[:, -5:].mean() < loss[:, :5].mean()
     for k in both:
         np.testing.assert_array_equal(both[k][1:], alone[k])
-    np.testing.assert_array_equal(out["loss"][1:], out1["loss"])
+    np.testing.assert_array_equal(loss[1:], np.stack(out1["loss"]))
+
+
+def test_train_ddpm_to_a_plateau_keeps_the_best_held_out_weights():
+    """With held-out images, each expert stops ``patience`` evaluations after its
+    best held-out loss (a learning rate far too high makes that early), and
+    the weights it ends with score that best loss on the same fixed draws."""
+    rng = np.random.default_rng(0)
+    H = ((rng.standard_normal((96, 8, 4)) + 1j * rng.standard_normal((96, 8, 4)))
+         / np.sqrt(2)).astype(np.complex64)
+    model = ExpertCNN(ExpertCNN.init(2, 8, 8, np.random.default_rng(1)).get_state())
+    sched = Schedule.linear(50)
+
+    def draw(r, b):
+        return H[r.integers(64, size=b)][None]
+    with progress.quiet():
+        out = train_ddpm(model, [draw] * 2, sched, steps=400, batch_size=16, learning_rate=0.05,
+                         rngs=[np.random.default_rng(2 + k) for k in range(2)],
+                         validation=[H[64:]] * 2, eval_every=5, patience=3)
+    abar = tf.constant(sched.abar, tf.float32)
+    state = model.get_state()
+    for k in range(2):
+        steps, val = out["val_steps"][k], out["val_loss"][k]
+        best = int(np.argmin(val))
+        assert out["best_step"][k] == steps[best]
+        assert len(out["loss"][k]) == steps[-1] < 400          # stopped early ...
+        assert len(val) - 1 - best == 3                         # ... `patience` evaluations later
+        expert = ExpertCNN({n: v[k:k + 1] for n, v in state.items()})
+        # compiled as the trainer's loss is: XLA's stateless draws differ from eager ones
+        loss = tf.function(lambda x0, seed: ddpm_loss(
+            lambda x, t, c=None: expert(x[None], t, c)[0], to_image(x0[0]), seed, abar),
+            jit_compile=True)
+        kept = np.mean([float(loss(x0, seed)) for x0, seed in _validation_batches(H[64:], k)])
+        np.testing.assert_allclose(kept, val[best], rtol=1e-4)

@@ -30,6 +30,13 @@ from simlink.system import NonNegInt, PosFloat, PosInt, SystemCfg
 #: key of the training time stored beside an expert's cached weights
 _SECONDS = "train_seconds"
 
+#: prefix of the training record (validation curve, best step) stored beside an
+#: expert's weights and in the estimator's state: not a weight
+HISTORY = "history/"
+
+#: held-out images per expert for the validation loss (more add cost, not accuracy)
+MAX_VALIDATION_IMAGES = 1024
+
 #: ``start: rls`` begins where the noise level is this many times the RLS error:
 #: fresh noise then makes up the difference, so the state has the variance the
 #: network was trained on (measured on 64 x 16 CDL-D at 10 dB, genie expert:
@@ -38,6 +45,13 @@ RLS_START_MARGIN = 4.0
 
 #: expert width ``C`` of ``dmvb`` / ``genie_dm``; ``standard_dm`` defaults to ``sqrt(K)`` times it
 DEFAULT_WIDTH = 32
+
+
+def images(data: Dataset, limit: int) -> np.ndarray:
+    """The first ``limit`` per-subcarrier images [n, n_ue, n_bs] complex64 of ``data.H_dl``."""
+    n_sc = data.shape("H_dl")[3]
+    H = data.rows(np.arange(min(len(data), -(-limit // n_sc))))["H_dl"]
+    return np.moveaxis(H, 3, 1).swapaxes(2, 3).reshape(-1, *H.shape[2:0:-1])[:limit]
 
 
 def image_draw(data: Dataset):
@@ -99,6 +113,18 @@ def mixture_posterior(weights: dict[str, tf.Tensor], sched: dict[str, tf.Tensor]
     return posterior_sample(eps_fn, lik_fn, x_T, sched, zeta, t_start)
 
 
+def _stacked_history(parts: list[dict[str, np.ndarray]]) -> dict[str, np.ndarray]:
+    """The experts' validation curves stacked [K, longest] (steps padded with -1,
+    losses with NaN) and best steps [K]; empty unless every expert has one."""
+    if not all(HISTORY + "val_steps" in p for p in parts):
+        return {}
+    n = max(p[HISTORY + "val_steps"].shape[1] for p in parts)
+    pad = lambda a, fill: np.pad(a, ((0, 0), (0, n - a.shape[1])), constant_values=fill)  # noqa: E731
+    return {HISTORY + "val_steps": np.concatenate([pad(p[HISTORY + "val_steps"], -1) for p in parts]),
+            HISTORY + "val_loss": np.concatenate([pad(p[HISTORY + "val_loss"], np.nan) for p in parts]),
+            HISTORY + "best_step": np.concatenate([p[HISTORY + "best_step"] for p in parts])}
+
+
 class DiffusionEstimator(Estimator):
     """Base of the diffusion estimators: the keys ``dmvb``, ``standard_dm`` and
     ``genie_dm`` share (docs/methods.md, "Diffusion family").
@@ -112,11 +138,20 @@ class DiffusionEstimator(Estimator):
     n_steps : int
         Diffusion steps ``T`` of the linear schedule.
     train_steps : int
-        Adam steps per expert.
+        Adam steps per expert (the most, with ``patience``).
     batch_size : int
         Training batch size (images of one subcarrier each).
     learning_rate : float
-        Peak Adam learning rate (cosine decay to 0).
+        Adam learning rate: the peak of a cosine decay to 0 over ``train_steps``,
+        or with ``patience`` the start of a rate halved on each plateau.
+    patience : int or None
+        Train each expert to a plateau of its held-out denoising loss: stop
+        after this many evaluations without improvement and keep the best
+        weights (None: the fixed ``train_steps`` budget).
+    eval_every : int
+        Steps between held-out losses (with ``patience``).
+    val_fraction : float
+        Share of each expert's training samples held out (with ``patience``).
     zeta : float
         Weight of the likelihood score (> 1 favours the measurement).
     start : "rls" or "noise"
@@ -138,6 +173,9 @@ class DiffusionEstimator(Estimator):
     train_steps: PosInt = 4000
     batch_size: PosInt = 128
     learning_rate: PosFloat = 1e-3
+    patience: PosInt | None = None
+    eval_every: PosInt = 500
+    val_fraction: Annotated[float, Field(gt=0, lt=1)] = 0.1
     zeta: PosFloat = 4.0
     start: Literal["rls", "noise"] = "rls"
     seed: NonNegInt = 0
@@ -163,6 +201,9 @@ class DiffusionEstimator(Estimator):
         keys = {"width": width, "emb_dim": self.emb_dim, "n_steps": self.n_steps,
                 "train_steps": self.train_steps, "batch_size": self.batch_size,
                 "learning_rate": self.learning_rate, "fit_version": self.fit_version}
+        if self.patience is not None:   # fixed-budget experts keep their keys
+            keys.update(patience=self.patience, eval_every=self.eval_every,
+                        val_fraction=self.val_fraction)
         return {f"expert{i}": stable_hash({**keys, "data": g.sha256("H_dl")}, 24)
                 for i, g in enumerate(self._groups(train))}
 
@@ -183,33 +224,62 @@ class DiffusionEstimator(Estimator):
         states = dict(parts or {})
         todo = [i for i, name in enumerate(keys) if name not in states]
         if todo:
-            rngs = [np.random.default_rng(int(list(keys.values())[i], 16)) for i in todo]
+            seeds = [int(list(keys.values())[i], 16) for i in todo]
+            rngs = [np.random.default_rng(s) for s in seeds]
             inits = [ExpertCNN.init(1, width, self.emb_dim, r).get_state() for r in rngs]
             model = ExpertCNN({n: np.concatenate([s[n] for s in inits]) for n in inits[0]})
-            out = train_ddpm(model, [image_draw(groups[i]) for i in todo],
+            data, validation = [groups[i] for i in todo], None
+            if self.patience is not None:
+                splits = [g.validation_split(self.val_fraction, s % 2**31)
+                          for g, s in zip(data, seeds)]
+                data = [fit for fit, _ in splits]
+                validation = [images(val, MAX_VALIDATION_IMAGES) for _, val in splits]
+            out = train_ddpm(model, [image_draw(g) for g in data],
                              Schedule.linear(self.n_steps), steps=self.train_steps,
-                             batch_size=self.batch_size, learning_rate=self.learning_rate, rngs=rngs)
+                             batch_size=self.batch_size, learning_rate=self.learning_rate,
+                             rngs=rngs, validation=validation, eval_every=self.eval_every,
+                             patience=self.patience)
             trained = model.get_state()
             for j, i in enumerate(todo):
                 state = {n: v[j:j + 1] for n, v in trained.items()}
                 state[_SECONDS] = out["seconds"][j:j + 1]
+                if validation is not None:
+                    state[HISTORY + "val_steps"] = out["val_steps"][j][None]
+                    state[HISTORY + "val_loss"] = out["val_loss"][j][None]
+                    state[HISTORY + "best_step"] = np.array([out["best_step"][j]])
                 states[f"expert{i}"] = state
         self.part_states_ = {name: states[name] for name in keys}
         ordered = list(self.part_states_.values())
         self.train_seconds_ = np.array([float(s[_SECONDS][0]) for s in ordered])
-        state = {n: np.concatenate([s[n] for s in ordered]) for n in ordered[0] if n != _SECONDS}
+        state = {n: np.concatenate([s[n] for s in ordered]) for n in ordered[0]
+                 if n != _SECONDS and not n.startswith(HISTORY)}
+        state.update(_stacked_history(ordered))
         return self.set_state(state, train.system)
 
     def part_states(self) -> dict[str, dict[str, np.ndarray]]:
         return self.part_states_
 
     def get_state(self) -> dict[str, np.ndarray]:
-        return {k: v.numpy() for k, v in self.weights_.items()}
+        return {**{k: v.numpy() for k, v in self.weights_.items()}, **self.history_}
 
     def set_state(self, state: dict[str, np.ndarray], system: SystemCfg) -> "DiffusionEstimator":
-        self.weights_ = {k: tf.constant(np.asarray(v, np.float32)) for k, v in state.items()}
+        self.history_ = {k: np.asarray(v) for k, v in state.items() if k.startswith(HISTORY)}
+        self.weights_ = {k: tf.constant(np.asarray(v, np.float32)) for k, v in state.items()
+                         if not k.startswith(HISTORY)}
         self.sched_ = Schedule.linear(self.n_steps)
         return self
+
+    def training_history(self) -> dict[str, list] | None:
+        """Each expert's held-out denoising loss ``val_loss`` [K][n_evals] after
+        ``val_steps`` [K][n_evals] steps and its ``best_step`` [K] (the weights
+        kept); None for fixed-budget experts."""
+        if not self.history_:
+            return None
+        steps, loss = self.history_[HISTORY + "val_steps"], self.history_[HISTORY + "val_loss"]
+        keep = steps >= 0
+        return {"val_steps": [s[m].tolist() for s, m in zip(steps, keep)],
+                "val_loss": [v[m].tolist() for v, m in zip(loss, keep)],
+                "best_step": self.history_[HISTORY + "best_step"].tolist()}
 
     def n_params(self) -> int:
         return int(sum(np.prod(v.shape) for v in self.weights_.values()))
