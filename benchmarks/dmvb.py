@@ -11,6 +11,14 @@ one standard-DM estimate, timed side by side (interleaved, medians).
 
     .venv/bin/python benchmarks/dmvb.py --quick      # 16 x 4 antennas, ~10 minutes on 2 cores
     .venv/bin/python benchmarks/dmvb.py              # paper size 64 x 16 (slow on CPU)
+    .venv/bin/python benchmarks/dmvb.py --latency    # latency only, untrained networks (a minute)
+
+``--latency`` times, without training (latency does not depend on the weights),
+the h-step (one posterior-sampling call) of DM-VB's K experts in both forms
+of :func:`simlink.nn.denoiser.denoise` (one grouped convolution per layer,
+or each expert's network on its own in the same compiled call) against the
+standard DM's, and a whole DM-VB outer iteration (h-step + z-step, the
+default form) against one standard-DM estimate.
 
 Experts train into a fresh temporary cache (``SIMLINK_CACHE``), so the
 training times are measured in this run, never read from an earlier one.
@@ -61,6 +69,45 @@ def db(x: float) -> float:
     return float(10 * np.log10(x))
 
 
+def latency(a: argparse.Namespace, system: SystemCfg) -> None:
+    """Latency of DM-VB per outer iteration against the standard DM, both forms."""
+    import tensorflow as tf
+
+    from simlink.estimators.dmvb.core import mixture_posterior
+    from simlink.nn import ExpertCNN
+
+    rng = np.random.default_rng(0)
+    K = a.n_envs
+    dmvb = Dmvb(start=a.start).set_state(ExpertCNN.init(K, 32, 32, rng).get_state(), system)
+    std = StandardDm(start=a.start)
+    std.set_state(ExpertCNN.init(1, std._expert_width(K), 32, rng).get_state(), system)
+    H = generate(ENVS[0], system, a.n_test, seed=5)["H_dl"]
+    grid = dense_pilot_grid(a.n_bs, max(1, int(round(a.alpha * a.n_bs))), 1)
+    obs = observe(H, H, system, a.snr_db, ("dl_pilots",), 7, pilot_grid=grid)
+    inputs, phi = dmvb._inputs(obs), tf.fill([a.n_test, K], 1.0 / K)
+    runs = {"h-step grouped": lambda: mixture_posterior(**inputs, phi=phi, grouped=True).numpy(),
+            "h-step separate": lambda: mixture_posterior(**inputs, phi=phi).numpy(),
+            "h-step standard DM": lambda: std.estimate(obs),
+            "DM-VB iteration": lambda: dmvb.infer(obs)}
+    times: dict[str, list[float]] = {name: [] for name in runs}
+    for name, run in runs.items():      # compile
+        run()
+    for _ in range(a.reps):
+        for name, run in runs.items():
+            t = time.perf_counter()
+            out = run()
+            times[name].append((time.perf_counter() - t) / (out[1] if name == "DM-VB iteration" else 1))
+    ms = {name: 1e3 * float(np.median(v)) for name, v in times.items()}
+    print(f"latency, {a.n_bs} x {a.n_ue}, K = {K} experts of width 32 vs standard DM of width "
+          f"{std._expert_width(K)}, batch {a.n_test}, medians of {a.reps}: "
+          + ", ".join(f"{n} {v:.0f} ms" for n, v in ms.items()))
+    print(f"  grouped / separate (h-step): {ms['h-step grouped'] / ms['h-step separate']:.2f}x; "
+          f"h-step K experts / standard DM: separate {ms['h-step separate'] / ms['h-step standard DM']:.2f}, "
+          f"grouped {ms['h-step grouped'] / ms['h-step standard DM']:.2f}; "
+          f"DM-VB outer iteration / standard DM: {ms['DM-VB iteration'] / ms['h-step standard DM']:.2f} "
+          "(target <= 1.5)")
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--quick", action="store_true", help="16 x 4 antennas, fewer steps and samples")
@@ -75,6 +122,7 @@ def main() -> None:
     p.add_argument("--reps", type=int, default=3, help="timing repetitions (medians)")
     p.add_argument("--start", choices=("rls", "noise"), default="rls", help="sampler start of the DMs")
     p.add_argument("--json", action="store_true", help="also print the results as one JSON line")
+    p.add_argument("--latency", action="store_true", help="latency only (untrained networks)")
     a = p.parse_args()
     if a.quick:
         a.n_bs, a.n_ue, a.n_train, a.n_test = 16, 4, 2000, 32
@@ -85,6 +133,8 @@ def main() -> None:
     system = SystemCfg(fc_ul_hz=3.5e9, fc_dl_hz=3.5e9, n_subcarriers_ul=1, n_subcarriers_dl=1,
                        bs_array={"kind": "ula", "n": a.n_bs}, ue_array={"kind": "ula", "n": a.n_ue},
                        pilots={"comb": 1, "period_symbols": max(14, a.n_bs)})
+    if a.latency:
+        return latency(a, system)
     data = [generate(env, system, a.n_train + a.n_test, seed=100 + k)["H_dl"] for k, env in enumerate(envs)]
     train = Dataset(H_ul=np.concatenate([d[:a.n_train] for d in data]),
                     H_dl=np.concatenate([d[:a.n_train] for d in data]),

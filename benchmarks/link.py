@@ -11,12 +11,15 @@ bits per second of each chain over all timed batches and their ratio
 simlink / Sionna (target >= 0.9), by the wall clock and by this process's
 CPU time (the steadier figure when other jobs share the cores).
 
-Then the wall time of one small link-level campaign (``scenarios/link_cdl.yaml``
-at its --smoke size) on 1 and on 2 local worker processes, and their ratio
-(datasets and weights are cached before either is timed; ``--skip-campaign``
-leaves it out).
+Then the wall time of whole ``simlink run`` commands (new processes, as a
+user runs them) on 1 and on 2 workers, alternated, medians of ``--reps``:
+the full quickstart (local and Ray), the quickstart with 4x its test
+samples, and ``scenarios/link_cdl.yaml --smoke``, with the ratios (datasets
+and weights are cached before any is timed; ``--skip-campaign`` leaves them
+out). The worker count's speed-up is bounded by what every run does once:
+importing TensorFlow, checking the caches, the plots, the exit.
 
-    .venv/bin/python benchmarks/link.py [--quick] [--skip-campaign]
+    .venv/bin/python benchmarks/link.py [--quick] [--skip-chain] [--skip-campaign] [--skip-ray]
 """
 from __future__ import annotations
 
@@ -41,30 +44,97 @@ def main() -> None:
     ap.add_argument("--batches", type=int, default=None, help="timed batches per chain")
     ap.add_argument("--snr-db", type=float, default=0.0)
     ap.add_argument("--skip-campaign", action="store_true", help="no 1-vs-2-worker campaign timing")
+    ap.add_argument("--skip-chain", action="store_true", help="no chain throughput")
+    ap.add_argument("--skip-ray", action="store_true", help="no Ray campaign timing")
+    ap.add_argument("--reps", type=int, default=3, help="runs per campaign and worker count")
     args = ap.parse_args()
-    chain_throughput(args)
+    if not args.skip_chain:
+        chain_throughput(args)
     if not args.skip_campaign:
-        campaign_workers()
+        blas_threads(args)
+        campaign_workers(args)
 
 
-def campaign_workers() -> None:
-    """Wall time of the link_cdl smoke campaign on 1 versus 2 local workers."""
+def _simlink(*args: str, env: dict) -> float:
+    """Wall seconds of one ``simlink`` command, as a user runs it (a new process)."""
+    import subprocess
+    import sys
+
+    t0 = time.perf_counter()
+    done = subprocess.run([sys.executable, "-m", "simlink.cli", *args], env=env,
+                          capture_output=True, text=True)
+    if done.returncode:
+        raise SystemExit(f"simlink {' '.join(args)} failed:\n{done.stderr[-2000:]}")
+    return time.perf_counter() - t0
+
+
+def campaign_workers(args: argparse.Namespace) -> None:
+    """Wall time of whole ``simlink run`` commands on 1 and 2 workers, alternated
+    (medians of ``--reps``): the full quickstart, the quickstart with 4x the
+    test samples (a campaign large enough for the fixed costs to fade), and
+    the link_cdl smoke campaign; on the local backend and on a local Ray."""
+    import os
+    import tempfile
+    from pathlib import Path
+
+    import yaml
+
+    root = Path(__file__).parents[1] / "scenarios"
+    with tempfile.TemporaryDirectory() as tmp:
+        tmp = Path(tmp)
+        env = {**os.environ, "SIMLINK_CACHE": str(tmp / "cache")}
+        big = yaml.safe_load((root / "quickstart.yaml").read_text())
+        big["name"], big["sweep"]["n_test"] = "quickstart-x4", 4 * big["sweep"]["n_test"]
+        (tmp / "quickstart-x4.yaml").write_text(yaml.safe_dump(big))
+        cases = [("quickstart", str(root / "quickstart.yaml"), [], ["local", "ray"]),
+                 ("quickstart, 4x test samples", str(tmp / "quickstart-x4.yaml"), [], ["local"]),
+                 ("link_cdl --smoke", str(root / "link_cdl.yaml"), ["--smoke"], ["local"])]
+        if args.quick:
+            cases = cases[:1]
+        print(f"campaigns on {len(os.sched_getaffinity(0))} cores, medians of {args.reps} "
+              "alternated runs of `simlink run` (datasets and weights cached first):")
+        for name, path, extra, backends in cases:
+            _simlink("train", path, *extra, "--quiet", env=env)     # fill the caches
+            for backend in backends if not args.skip_ray else ["local"]:
+                wall: dict[int, list[float]] = {1: [], 2: []}
+                for rep in range(args.reps):
+                    for workers in (1, 2):
+                        out = str(tmp / f"out-{len(wall[workers])}-{workers}")
+                        wall[workers].append(_simlink(
+                            "run", path, *extra, "--quiet", "--backend", backend,
+                            "--workers", str(workers), "--out", out, env=env))
+                w1, w2 = (float(np.median(wall[w])) for w in (1, 2))
+                print(f"  {name} [{backend}]: 1 worker {w1:.1f} s, 2 workers {w2:.1f} s, "
+                      f"speed-up {w1 / w2:.2f}x (target >= 1.6)")
+
+
+def blas_threads(args: argparse.Namespace) -> None:
+    """The full quickstart on one worker, in this process, with OpenBLAS at its
+    default thread count and at ``BLAS_THREADS`` (what every campaign process
+    uses), alternated: the evidence for that constant."""
+    import os
     import tempfile
     from pathlib import Path
 
     import simlink
-    from simlink.campaign import train
-    scenario = simlink.load_scenario(Path(__file__).parents[1] / "scenarios" / "link_cdl.yaml")
+    from simlink.campaign import executors, train
+    from simlink.campaign.worker import BLAS_THREADS
+
+    scenario = simlink.load_scenario(Path(__file__).parents[1] / "scenarios" / "quickstart.yaml")
     with tempfile.TemporaryDirectory() as tmp:
-        train(scenario, smoke=True, quiet=True)   # fill the caches first
-        wall = {}
-        for workers in (1, 2):
-            t0 = time.perf_counter()
-            simlink.run(scenario, out=Path(tmp) / f"w{workers}", smoke=True, quiet=True,
-                        workers=workers)
-            wall[workers] = time.perf_counter() - t0
-    print(f"campaign link_cdl --smoke: 1 worker {wall[1]:.1f} s, 2 workers {wall[2]:.1f} s, "
-          f"speed-up {wall[1] / wall[2]:.2f}x on {len(__import__('os').sched_getaffinity(0))} cores")
+        os.environ["SIMLINK_CACHE"] = str(Path(tmp) / "cache")
+        train(scenario, quiet=True)
+        wall: dict[str, list[float]] = {"default": [], str(BLAS_THREADS): []}
+        for rep in range(args.reps):
+            for label, limit in (("default", None), (str(BLAS_THREADS), BLAS_THREADS)):
+                executors.BLAS_THREADS = limit       # None: no limit
+                t0 = time.perf_counter()
+                simlink.run(scenario, out=Path(tmp) / f"{label}-{rep}", quiet=True, workers=1)
+                wall[label].append(time.perf_counter() - t0)
+        executors.BLAS_THREADS = BLAS_THREADS
+    d, one = (float(np.median(v)) for v in wall.values())
+    print(f"quickstart in-process, 1 worker: OpenBLAS default threads {d:.1f} s, "
+          f"{BLAS_THREADS} thread {one:.1f} s (ratio {d / one:.2f})")
 
 
 def chain_throughput(args: argparse.Namespace) -> None:

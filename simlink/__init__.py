@@ -5,10 +5,19 @@ from simlink._tf_logging import quiet_tensorflow as _quiet_tensorflow
 # and worker processes import it through this package too.
 _quiet_tensorflow()
 
-from simlink import channels  # noqa: E402
-from simlink.config import load_scenario  # noqa: E402
-
 __version__ = "0.1.0"
+
+
+def __getattr__(name: str):
+    # PEP 562: ``import simlink`` stays light, so that ``simlink run`` can
+    # start its worker processes before it imports TensorFlow itself.
+    if name == "channels":
+        import importlib
+        return importlib.import_module("simlink.channels")
+    if name == "load_scenario":
+        from simlink.config import load_scenario
+        return load_scenario
+    raise AttributeError(f"module 'simlink' has no attribute {name!r}")
 
 
 def run(scenario, out=None, **kwargs):

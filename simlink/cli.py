@@ -8,10 +8,12 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
-from typing import Sequence
+from typing import TYPE_CHECKING, Sequence
 
-from simlink.config import Scenario, ScenarioError, load_scenario
 from simlink.paths import PathError
+
+if TYPE_CHECKING:
+    from simlink.config import Scenario
 
 EXIT_USAGE = 2
 
@@ -33,6 +35,8 @@ def scenario_problems(scenario: Scenario) -> list[str]:
 
 
 def _load(path: str) -> Scenario:
+    from simlink.config import ScenarioError, load_scenario
+
     try:
         scenario = load_scenario(path)
     except ScenarioError as exc:
@@ -151,8 +155,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _user_errors() -> tuple[type[BaseException], ...]:
     """Exception types that carry a one-line message for the user."""
-    errors: list[type[BaseException]] = [CliError, ScenarioError, PathError]
-    for module, name in (("simlink.campaign", "CampaignError"), ("simlink.channels", "ChannelError")):
+    errors: list[type[BaseException]] = [CliError, PathError]
+    for module, name in (("simlink.config", "ScenarioError"), ("simlink.campaign", "CampaignError"),
+                         ("simlink.channels", "ChannelError")):
         mod = sys.modules.get(module)
         if mod is not None and hasattr(mod, name):
             errors.append(getattr(mod, name))
@@ -165,6 +170,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     if getattr(args, "workers", None) is not None and args.workers < 1:
         print("--workers: must be at least 1", file=sys.stderr)
         return EXIT_USAGE
+    if args.command == "run" and args.backend == "local" and (args.workers or 1) > 1:
+        # The workers import TensorFlow while this process does (and then
+        # checks the data and the weights): see simlink.pool.
+        from simlink import pool
+        pool.prestart(args.workers)
     try:
         # A block, not set_quiet: an in-process caller (a notebook, a test)
         # gets its own setting back.
@@ -180,6 +190,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         for line in lines:
             print(f"error: {line}" if not isinstance(exc, CliError) else line, file=sys.stderr)
         return EXIT_USAGE
+    finally:
+        if "simlink.pool" in sys.modules:   # a run that failed before it took its workers
+            sys.modules["simlink.pool"].discard()
 
 
 if __name__ == "__main__":

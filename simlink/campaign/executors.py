@@ -11,20 +11,22 @@ the result is a dict of plain floats. An executor only has to implement
 Backends: ``local`` (:class:`InProcessExecutor`, or :class:`ProcessExecutor`
 with ``workers`` processes) and ``ray``
 (:class:`~simlink.campaign.ray_executor.RayExecutor`: one long-lived actor
-per worker that calls ``configure_tf(plan.scenario.seed, threads)`` and
-builds one ``Worker(plan)``). :mod:`simlink.campaign.ray_executor` is
+per worker that calls ``configure_process(threads)`` and builds one
+``Worker(plan)``). :mod:`simlink.campaign.ray_executor` is
 imported only when that backend is chosen, so ``ray`` stays optional.
 """
 from __future__ import annotations
 
-from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+from concurrent.futures import FIRST_COMPLETED, wait
 from concurrent.futures.process import BrokenProcessPool
-from multiprocessing import get_context
 from typing import Iterator, Protocol, Sequence
 
 from simlink.campaign.cells import CellTask
 from simlink.campaign.errors import CampaignError
-from simlink.campaign.worker import Plan, Worker, configure_tf, cpu_count
+from threadpoolctl import threadpool_limits
+
+from simlink import pool as worker_pool
+from simlink.campaign.worker import BLAS_THREADS, Plan, Worker
 
 
 class Executor(Protocol):
@@ -34,19 +36,22 @@ class Executor(Protocol):
 
 
 class InProcessExecutor:
-    """``--workers 1``: cells run one after the other in this process."""
+    """``--workers 1``: cells run one after the other in this process (with
+    :data:`~simlink.campaign.worker.BLAS_THREADS` BLAS threads while they run)."""
 
     def __init__(self, plan: Plan):
         self.plan = plan
 
     def __enter__(self) -> "InProcessExecutor":
-        self._was_deterministic = configure_tf(self.plan.scenario.seed)
+        self._blas = threadpool_limits(BLAS_THREADS, user_api="blas")
         self.worker = Worker(self.plan)
         return self
 
     def __exit__(self, *exc) -> None:
+        was_deterministic = self.worker.was_deterministic
         del self.worker
-        if not self._was_deterministic:   # leave the caller's process as it was
+        self._blas.restore_original_limits()
+        if not was_deterministic:   # leave the caller's process as it was
             from tensorflow.python.framework import config as tf_config
             tf_config.disable_op_determinism()
 
@@ -55,34 +60,35 @@ class InProcessExecutor:
             yield task, self.worker.run(task)
 
 
-_PROCESS_WORKER: Worker | None = None
+#: this process's worker and the plan it was built for (a pool serves every
+#: plan it is given, one after the other)
+_WORKER: tuple[Plan, Worker] | None = None
 
 
-def _init_process(plan: Plan, threads: int) -> None:
-    global _PROCESS_WORKER
-    configure_tf(plan.scenario.seed, threads)
-    _PROCESS_WORKER = Worker(plan)
-
-
-def _run_in_process(task: CellTask) -> dict[str, float]:
-    return _PROCESS_WORKER.run(task)
+def _run_in_process(plan: Plan, task: CellTask) -> dict[str, float]:
+    global _WORKER
+    if _WORKER is None or _WORKER[0] != plan:
+        _WORKER = None                     # free the last plan's estimators first
+        _WORKER = (plan, Worker(plan))
+    return _WORKER[1].run(task)
 
 
 class ProcessExecutor:
-    """``--workers N``: N spawned processes, each with its own :class:`Worker`
-    and ``cores // N`` TF threads. NumPy arrays in and out."""
+    """``--workers N``: N spawned processes (:mod:`simlink.pool`, prestarted
+    by ``simlink run``), each with its own :class:`Worker` and ``cores // N``
+    TF threads. NumPy arrays in and out."""
 
     def __init__(self, plan: Plan, workers: int):
         self.plan, self.workers = plan, workers
 
     def __enter__(self) -> "ProcessExecutor":
-        threads = max(1, cpu_count() // self.workers)
-        self.pool = ProcessPoolExecutor(self.workers, mp_context=get_context("spawn"),
-                                        initializer=_init_process, initargs=(self.plan, threads))
+        self.pool = worker_pool.take(self.workers) or worker_pool.start(self.workers)
         return self
 
     def __exit__(self, *exc) -> None:
-        self.pool.shutdown(wait=True, cancel_futures=True)
+        # Every result this run will use is in (or the run is failing): the
+        # workers hold nothing worth a clean TensorFlow teardown.
+        worker_pool.stop(self.pool)
 
     def map_unordered(self, tasks: Sequence[CellTask]) -> Iterator[tuple[CellTask, dict]]:
         # Keep a bounded queue in flight so a kill loses few cells and
@@ -91,7 +97,7 @@ class ProcessExecutor:
         try:
             while True:
                 while len(pending) < 2 * self.workers and (task := next(todo, None)) is not None:
-                    pending[self.pool.submit(_run_in_process, task)] = task
+                    pending[self.pool.submit(_run_in_process, self.plan, task)] = task
                 if not pending:
                     return
                 done, _ = wait(pending, return_when=FIRST_COMPLETED)

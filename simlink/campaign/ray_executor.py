@@ -1,7 +1,7 @@
 """The Ray backend: ``simlink run S.yaml --backend ray [--address ADDR]``.
 
 One long-lived actor per worker, each holding the CPUs its TF thread pools
-use, calls :func:`~simlink.campaign.worker.configure_tf` and builds one
+use, calls :func:`~simlink.campaign.worker.configure_process` and builds one
 :class:`~simlink.campaign.worker.Worker` when it starts; cells go to the
 actors a few at a time, and each returns a dict of floats, so only plain
 Python and NumPy objects cross process boundaries. A killed actor is
@@ -27,7 +27,8 @@ from typing import Iterator, Sequence
 from simlink._tf_logging import QUIET_ENV
 from simlink.campaign.cells import CellTask
 from simlink.campaign.errors import CampaignError
-from simlink.campaign.worker import Plan, Worker, configure_tf, cpu_count
+from simlink.campaign.worker import Plan, Worker, configure_process
+from simlink.pool import cpu_count
 from simlink.paths import cache_dir
 
 #: cells queued per actor: one running, one ready to start as soon as it ends
@@ -53,7 +54,7 @@ class CellActor:
     """The body of one Ray actor: a :class:`Worker` in a process of its own."""
 
     def __init__(self, plan: Plan, threads: int):
-        configure_tf(plan.scenario.seed, threads)
+        configure_process(threads)
         self.worker = Worker(plan)
 
     def run(self, task: CellTask) -> dict[str, float]:

@@ -53,16 +53,28 @@ def parts_dir() -> Path:
     return weights_dir() / "parts"
 
 
+class _CachedParts(dict):
+    """Part states by name; a part added here is saved to the weight cache at
+    once (a fit that trains its parts one by one keeps each when it is done)."""
+
+    def __init__(self, keys: dict[str, str]):
+        super().__init__({name: state for name, key in keys.items()
+                          if (state := load_state(parts_dir() / f"{key}.npz")) is not None})
+        self.keys = keys
+
+    def __setitem__(self, name: str, state: dict[str, np.ndarray]) -> None:
+        save_state(parts_dir() / f"{self.keys[name]}.npz", state)
+        super().__setitem__(name, state)
+
+
 def fit_estimator(est, train, *, rng: np.random.Generator):
     """``est.fit(train)`` with the parts it names taken from the weight cache;
     the parts it trains are stored there. Returns the fitted ``est``."""
-    keys = est.parts(train)
-    cached = {name: state for name, key in keys.items()
-              if (state := load_state(parts_dir() / f"{key}.npz")) is not None}
-    est.fit(train, rng=rng, parts=cached)
+    parts = _CachedParts(est.parts(train))
+    est.fit(train, rng=rng, parts=parts)
     for name, state in est.part_states().items():
-        if name not in cached:
-            save_state(parts_dir() / f"{keys[name]}.npz", state)
+        if name not in parts:
+            parts[name] = state
     return est
 
 

@@ -1,14 +1,13 @@
 """What every executor runs in each of its processes.
 
-A :class:`Plan` (picklable, plain data) says what to run; each process calls
-:func:`configure_tf` once, builds one :class:`Worker` from the plan and calls
-:meth:`Worker.run` once per cell. The executors
+A :class:`Plan` (picklable, plain data) says what to run; each worker process
+calls :func:`configure_process` once, builds one :class:`Worker` per plan and
+calls :meth:`Worker.run` once per cell. The executors
 (:mod:`simlink.campaign.executors`, :mod:`simlink.campaign.ray_executor`)
 only decide where those processes are and how cells reach them.
 """
 from __future__ import annotations
 
-import os
 from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
@@ -38,37 +37,37 @@ class Plan:
     weights_dir: str
 
 
-def cpu_count() -> int:
-    """The CPUs this process may run on (its affinity mask where the OS has one)."""
-    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+#: BLAS threads of a process running cells: the cells' matrices are small, so
+#: OpenBLAS's threads cost more than they give (``benchmarks/link.py``, blas_threads:
+#: quickstart with one worker 35.4 s at 1 thread vs 41.1 s at 2 on 2 cores)
+BLAS_THREADS = 1
 
 
-def configure_tf(seed: int, threads: int | None = None) -> bool:
-    """Make this process's TF ops deterministic.
-
-    Sionna's generator is seeded first: once determinism is on, TF refuses
-    to create it from a non-deterministic state (and unseeded ops fail, so a
-    global seed is set too; each cell reseeds both).
-
-    Parameters
-    ----------
-    seed : int
-        The scenario seed.
-    threads : int, optional
-        Size of the TF intra- and inter-op thread pools; only possible before
-        TF runs its first op. None leaves TF's default.
-
-    Returns
-    -------
-    bool
-        Whether op determinism was already enabled (so a caller can restore it).
-    """
+def configure_process(threads: int | None = None) -> None:
+    """Size this process's thread pools for running cells: TF's intra- and
+    inter-op pools to ``threads`` (only possible before TF runs its first op;
+    None leaves TF's default) and BLAS to :data:`BLAS_THREADS`. For worker
+    processes; :class:`Worker` makes the ops deterministic."""
     import tensorflow as tf
-    from tensorflow.python.framework import config as tf_config
+    from threadpoolctl import threadpool_limits
 
     if threads is not None:
         tf.config.threading.set_intra_op_parallelism_threads(threads)
         tf.config.threading.set_inter_op_parallelism_threads(threads)
+    threadpool_limits(BLAS_THREADS, user_api="blas")
+
+
+def make_deterministic(seed: int) -> bool:
+    """Make this process's TF ops deterministic.
+
+    Sionna's generator is seeded first: once determinism is on, TF refuses
+    to create it from a non-deterministic state (and unseeded ops fail, so a
+    global seed is set too; each cell reseeds both). Returns whether op
+    determinism was already enabled (so a caller can restore it).
+    """
+    import tensorflow as tf
+    from tensorflow.python.framework import config as tf_config
+
     was_enabled = tf_config.is_op_determinism_enabled()
     seed_generators(seed)
     tf.config.experimental.enable_op_determinism()
@@ -88,6 +87,7 @@ class Worker:
         from simlink.campaign.training import load_estimators
 
         self.plan = plan
+        self.was_deterministic = make_deterministic(plan.scenario.seed)
         self.estimators = load_estimators(plan.scenario, plan.weights, Path(plan.weights_dir))
         self._data: OrderedDict[tuple, tuple] = OrderedDict()
         self._warm: set[tuple] = set()

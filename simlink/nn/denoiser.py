@@ -1,13 +1,13 @@
 """Lightweight time-conditioned CNN denoiser (DM-VB, ``docs/methods.md``), stacked over experts.
 
 One :class:`ExpertCNN` holds ``K`` independent denoisers whose weights carry a
-leading expert axis, so all ``K`` are trained and evaluated in ONE batched
+leading expert axis, so all ``K`` are trained and evaluated in ONE compiled
 call (a mixture-of-experts prior needs every expert at every sampling step;
-a Python loop over experts would run ``K`` small kernels in sequence). Each
-layer is one grouped convolution over the experts' packed channels: the fast
-path on GPUs (cuDNN). On CPU, XLA runs a grouped convolution 2.6-4x slower per
-FLOP than a dense one (measured on 2 cores), so there ``K`` experts of width
-``C`` cost about 3x one network of width ``sqrt(K) C`` with the same FLOPs.
+a Python loop of calls over experts would run ``K`` small programs in
+sequence). Inside that call each expert's network runs on its own: on CPU,
+XLA runs the alternative, one grouped convolution over the experts' packed
+channels per layer (the fast path of cuDNN on GPUs), 2.2x slower
+(``benchmarks/dmvb.py --latency``).
 
 Per expert, for a real image ``[H, W, 2]`` and a step index ``t``:
 sinusoidal embedding of ``t`` -> one dense layer -> scale ``g`` and bias ``b``
@@ -71,7 +71,8 @@ def _expert_conv(x: tf.Tensor, kernel: tf.Tensor, bias: tf.Tensor) -> tf.Tensor:
     return tf.nn.conv2d(x, kernel, 1, "SAME") + tf.reshape(bias, [k * co])
 
 
-def denoise(weights: Mapping[str, tf.Tensor], x: tf.Tensor, t: tf.Tensor) -> tf.Tensor:
+def denoise(weights: Mapping[str, tf.Tensor], x: tf.Tensor, t: tf.Tensor,
+            grouped: bool = False) -> tf.Tensor:
     """Predicted noise of every expert, as a pure function of the weights (so
     compiled functions that take the weights as arguments serve every trained
     network of the same shapes).
@@ -79,8 +80,15 @@ def denoise(weights: Mapping[str, tf.Tensor], x: tf.Tensor, t: tf.Tensor) -> tf.
     Input: ``weights`` as in :meth:`ExpertCNN.get_state`, ``x`` [K, B, H, W, 2]
     float32 (each expert its own image batch; broadcast one batch for a shared
     input), ``t`` [B] int step indices. Output: [K, B, H, W, 2] float32.
+    ``grouped``: all experts in one grouped convolution per layer, or (the
+    default) each expert's network on its own: the same arithmetic as ``K``
+    dense convolutions per layer in the same compiled graph, which XLA runs
+    2.2x faster on CPU (``benchmarks/dmvb.py --latency``).
     """
     n_experts, emb_dim = weights["time/kernel"].shape[:2]
+    if not grouped and n_experts > 1:
+        return tf.concat([denoise({n: w[k:k + 1] for n, w in weights.items()}, x[k:k + 1], t,
+                                  grouped=True) for k in range(n_experts)], 0)
     n_layers = len(conv_widths(1)) - 1
     emb = sinusoidal_embedding(t, emb_dim)                                   # [B, d]
     gb = tf.einsum("bd,kdc->kbc", emb, weights["time/kernel"]) + weights["time/bias"][:, None]

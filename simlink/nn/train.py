@@ -333,7 +333,8 @@ _VALIDATION_BATCH = 256
 def train_ddpm(model: ExpertCNN, draws: list[DrawFn], sched: Schedule, *, steps: int,
                batch_size: int, learning_rate: float, rngs: list[np.random.Generator],
                validation: list[np.ndarray] | None = None, eval_every: int = 500,
-               patience: int | None = None, quiet: bool | None = None) -> dict[str, Any]:
+               patience: int | None = None, quiet: bool | None = None,
+               on_trained: Callable[[int, dict[str, Any]], None] | None = None) -> dict[str, Any]:
     """Train expert ``k`` of ``model`` on ``draws[k]`` with the batches, steps and
     noise drawn from ``rngs[k]``, one expert after the other:
     :func:`~simlink.nn.diffusion.ddpm_loss` with Adam (:func:`ddpm_optimizer`),
@@ -357,7 +358,10 @@ def train_ddpm(model: ExpertCNN, draws: list[DrawFn], sched: Schedule, *, steps:
     Output: ``loss`` [K] arrays of per-step losses (``steps`` each without
     validation), ``seconds`` [K] training time per expert, and with
     validation ``val_loss`` / ``val_steps`` [K] arrays (the curves) and
-    ``best_step`` [K].
+    ``best_step`` [K]. ``on_trained(k, record)``, if given, is called as
+    soon as expert ``k`` is trained, with its ``state`` (single-expert
+    weights) and its entries of the output, so a caller can keep it before
+    the next expert starts.
     """
     if validation is not None and len(validation) != len(draws):
         raise ValueError(f"{len(validation)} validation sets for {len(draws)} experts")
@@ -394,14 +398,18 @@ def train_ddpm(model: ExpertCNN, draws: list[DrawFn], sched: Schedule, *, steps:
         hist = trainer.fit(((draw(rng, batch_size), s) for s in seeds), steps=steps,
                            desc=f"DDPM expert {k + 1}/{len(draws)}", quiet=quiet, leave=False,
                            **kwargs)
-        out["loss"].append(hist.loss)
-        out["seconds"][k] = hist.seconds
+        record = {"loss": hist.loss, "seconds": hist.seconds}
         if validation is not None:
-            out["val_loss"].append(hist.val_loss)
-            out["val_steps"].append(hist.val_steps)
-            out["best_step"].append(hist.best_step)
+            record.update(val_loss=hist.val_loss, val_steps=hist.val_steps, best_step=hist.best_step)
+        for name, value in record.items():
+            if name == "seconds":
+                out[name][k] = value
+            else:
+                out[name].append(value)
         for name, var in model.weights.items():
             var[k:k + 1].assign(work.weights[name])
+        if on_trained is not None:
+            on_trained(k, {"state": work.get_state(), **record})
     return out
 
 

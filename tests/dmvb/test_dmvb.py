@@ -128,3 +128,31 @@ def test_training_to_a_plateau_is_keyed_recorded_and_restored(train):
     assert all(np.all(np.isfinite(v)) for v in history["val_loss"])
     assert Dmvb(**quick).fit(train, rng=np.random.default_rng(0)).training_history() is None
     assert Dmvb(**quick, patience=10).set_state(est.get_state(), SYSTEM).training_history() == history
+
+
+def test_an_interrupted_fit_keeps_the_experts_it_finished(train, tmp_path, monkeypatch):
+    """Training stopped during the second expert (Ctrl-C) has saved the first:
+    the next fit loads it and trains the second only."""
+    from simlink.nn.train import Trainer
+    monkeypatch.setenv("SIMLINK_CACHE", str(tmp_path / "cache"))
+    quick = dict(width=8, train_steps=5, batch_size=16)
+    calls, fit = [], Trainer.fit
+
+    def interrupted(self, *args, **kwargs):
+        calls.append(1)
+        if len(calls) == 2:
+            raise KeyboardInterrupt
+        return fit(self, *args, **kwargs)
+    monkeypatch.setattr(Trainer, "fit", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        fit_estimator(Dmvb(**quick), train, rng=np.random.default_rng(0))
+    assert len(list(parts_dir().glob("*.npz"))) == 1
+    calls.clear()
+    done = fit_estimator(Dmvb(**quick), train, rng=np.random.default_rng(0))
+    assert len(calls) == 1 and len(list(parts_dir().glob("*.npz"))) == 2
+    fresh = tmp_path / "fresh"
+    monkeypatch.setenv("SIMLINK_CACHE", str(fresh))
+    monkeypatch.setattr(Trainer, "fit", fit)
+    whole = fit_estimator(Dmvb(**quick), train, rng=np.random.default_rng(0))
+    for name, w in whole.get_state().items():       # the same experts as one uninterrupted fit
+        np.testing.assert_array_equal(done.get_state()[name], w)

@@ -10,7 +10,7 @@ and ``phi``.
 """
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, MutableMapping
 from typing import Annotated, Literal
 
 import numpy as np
@@ -71,8 +71,10 @@ def image_draw(data: Dataset):
     return draw
 
 
-def experts_eps(weights: dict[str, tf.Tensor], x: tf.Tensor, t: tf.Tensor) -> tf.Tensor:
-    """Noise prediction of every expert for complex states, in one batched network call.
+def experts_eps(weights: dict[str, tf.Tensor], x: tf.Tensor, t: tf.Tensor,
+                grouped: bool = False) -> tf.Tensor:
+    """Noise prediction of every expert for complex states (``grouped``: the
+    form of :func:`~simlink.nn.denoiser.denoise`).
 
     Input: ``weights`` of :func:`~simlink.nn.denoiser.denoise`, ``x`` [..., Nr, Nt]
     complex64, ``t`` [...] int32 step indices. Output: [K, ..., Nr, Nt] complex64.
@@ -81,7 +83,7 @@ def experts_eps(weights: dict[str, tf.Tensor], x: tf.Tensor, t: tf.Tensor) -> tf
     lead, img = tf.shape(x)[:-2], tf.shape(x)[-2:]
     flat = to_image(tf.reshape(x, tf.concat([[-1], img], 0)))
     shared = tf.broadcast_to(flat[None], tf.concat([[n_experts], tf.shape(flat)], 0))
-    eps = from_image(denoise(weights, shared, tf.reshape(t, [-1])))
+    eps = from_image(denoise(weights, shared, tf.reshape(t, [-1]), grouped))
     return tf.reshape(eps, tf.concat([[n_experts], lead, img], 0))
 
 
@@ -92,19 +94,20 @@ def experts_eps(weights: dict[str, tf.Tensor], x: tf.Tensor, t: tf.Tensor) -> tf
 def mixture_posterior(weights: dict[str, tf.Tensor], sched: dict[str, tf.Tensor],
                       x_T: tf.Tensor, Yv: tf.Tensor, U: tf.Tensor, s: tf.Tensor,
                       noise_var: tf.Tensor, phi: tf.Tensor, zeta: tf.Tensor,
-                      t_start: tf.Tensor) -> tf.Tensor:
+                      t_start: tf.Tensor, grouped: bool = False) -> tf.Tensor:
     """h-step: posterior sampling with the mixture prior score ``-sum_k phi_k eps_k / sqrt(1 - abar)``.
 
     Input: ``sched`` from :meth:`Schedule.tensors`, ``x_T`` [b, n_sc, Nr, Nt]
     complex64 start state at step ``t_start`` (scalar int32),
     ``Yv``/``U``/``s``/``noise_var`` the pilot model (:func:`likelihood_score`),
-    ``phi`` [b, K] float32, scalar ``zeta``.
+    ``phi`` [b, K] float32, scalar ``zeta``; ``grouped`` as for
+    :func:`~simlink.nn.denoiser.denoise` (a Python bool: one trace per value).
     Output: ``x_0`` [b, n_sc, Nr, Nt] complex64.
     """
     phi = tf.cast(phi, tf.complex64)
 
     def eps_fn(x, t, cond=None):
-        eps = experts_eps(weights, x, tf.fill(tf.shape(x)[:2], t))
+        eps = experts_eps(weights, x, tf.fill(tf.shape(x)[:2], t), grouped)
         return tf.einsum("kbsrt,bk->bsrt", eps, phi)
 
     def lik_fn(x, t):
@@ -213,7 +216,8 @@ class DiffusionEstimator(Estimator):
 
         Each expert is initialised and trained from a generator seeded by its
         part key (``rng`` is not used), so an expert is the same whichever
-        estimator or scenario trains it. The missing experts train in one
+        estimator or scenario trains it. A mutable ``parts`` receives each
+        expert as soon as it is trained. The missing experts train in one
         :func:`~simlink.nn.train_ddpm` call (one XLA compilation).
         ``train_seconds_`` [K]: each expert's training time, measured when it
         was trained.
@@ -234,20 +238,22 @@ class DiffusionEstimator(Estimator):
                           for g, s in zip(data, seeds)]
                 data = [fit for fit, _ in splits]
                 validation = [images(val, MAX_VALIDATION_IMAGES) for _, val in splits]
-            out = train_ddpm(model, [image_draw(g) for g in data],
-                             Schedule.linear(self.n_steps), steps=self.train_steps,
-                             batch_size=self.batch_size, learning_rate=self.learning_rate,
-                             rngs=rngs, validation=validation, eval_every=self.eval_every,
-                             patience=self.patience)
-            trained = model.get_state()
-            for j, i in enumerate(todo):
-                state = {n: v[j:j + 1] for n, v in trained.items()}
-                state[_SECONDS] = out["seconds"][j:j + 1]
+            names = [list(keys)[i] for i in todo]
+
+            def keep(j: int, record: dict) -> None:
+                state = dict(record["state"], **{_SECONDS: np.array([record["seconds"]])})
                 if validation is not None:
-                    state[HISTORY + "val_steps"] = out["val_steps"][j][None]
-                    state[HISTORY + "val_loss"] = out["val_loss"][j][None]
-                    state[HISTORY + "best_step"] = np.array([out["best_step"][j]])
-                states[f"expert{i}"] = state
+                    state[HISTORY + "val_steps"] = record["val_steps"][None]
+                    state[HISTORY + "val_loss"] = record["val_loss"][None]
+                    state[HISTORY + "best_step"] = np.array([record["best_step"]])
+                states[names[j]] = state
+                if isinstance(parts, MutableMapping):   # e.g. the campaign's cache: kept now
+                    parts[names[j]] = state
+
+            train_ddpm(model, [image_draw(g) for g in data], Schedule.linear(self.n_steps),
+                       steps=self.train_steps, batch_size=self.batch_size,
+                       learning_rate=self.learning_rate, rngs=rngs, validation=validation,
+                       eval_every=self.eval_every, patience=self.patience, on_trained=keep)
         self.part_states_ = {name: states[name] for name in keys}
         ordered = list(self.part_states_.values())
         self.train_seconds_ = np.array([float(s[_SECONDS][0]) for s in ordered])
