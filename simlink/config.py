@@ -164,6 +164,11 @@ class Scenario(Model):
                 data[section].pop("pilot_density", None)
         if not data["plugins"]:
             del data["plugins"]
+        for est in data["estimators"]:
+            fields = REGISTRY[est["kind"]].Config.model_fields
+            for key in REGISTRY[est["kind"]].late_keys:
+                if est.get(key) == fields[key].default:
+                    del est[key]
         return stable_hash(data)
 
     def __reduce__(self):

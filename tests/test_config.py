@@ -131,3 +131,21 @@ def test_scenario_is_frozen_and_smoke_shrinks():
     small = s.smoke_version()
     assert small.sweep.n_test == s.smoke.n_test and small.sweep.n_train == s.smoke.n_train
     assert small.content_hash() != s.content_hash()
+
+
+def test_keys_added_later_are_hashed_only_when_set():
+    """A diffusion estimator's plateau keys at their defaults leave the scenario
+    hash as it was before they existed (committed results stay current); set,
+    they change it."""
+    from simlink.hashing import stable_hash
+    s = load_scenario(Path(__file__).resolve().parents[1] / "scenarios" / "dmvb_cdl.yaml")
+    data = s.model_dump(mode="json")
+    for est in data["estimators"]:
+        for key in ("patience", "eval_every", "val_fraction"):
+            est.pop(key, None)
+    data.pop("plugins")
+    for section in ("sweep", "smoke"):
+        data[section].pop("pilot_density")
+    assert s.content_hash() == stable_hash(data)
+    est = s.estimators[0].model_copy(update={"patience": 6})
+    assert s.model_copy(update={"estimators": [est, *s.estimators[1:]]}).content_hash() != s.content_hash()

@@ -94,6 +94,10 @@ class Estimator:
     fit_version : int
         Raised when ``fit`` changes what it learns from the same data, so that
         weights cached by an older ``fit`` are not reused (part of the weight keys).
+    late_keys : frozenset of str
+        Keys added after scenarios using the kind had results: a scenario's
+        content hash leaves them out while they hold their defaults, so those
+        results stay current.
     """
     kind: ClassVar[str]
     requires: ClassVar[frozenset[str]] = frozenset()
@@ -102,6 +106,7 @@ class Estimator:
     diagnostics: ClassVar[dict[str, Diagnostic]] = {}
     fit_scope: ClassVar[Literal["environment", "all"]] = "environment"
     fit_version: ClassVar[int] = 0
+    late_keys: ClassVar[frozenset[str]] = frozenset()
     Config: ClassVar[type[EstBase]]
 
     def __init_subclass__(cls, **kwargs: Any) -> None:

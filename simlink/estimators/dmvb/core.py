@@ -169,6 +169,7 @@ class DiffusionEstimator(Estimator):
     fit_scope = "all"
     #: 1: Keras Adam (experts trained by the earlier hand-written Adam differ)
     fit_version = 1
+    late_keys = frozenset({"patience", "eval_every", "val_fraction"})
 
     width: PosInt = DEFAULT_WIDTH
     emb_dim: Annotated[int, Field(gt=0, multiple_of=2)] = 32
