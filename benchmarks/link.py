@@ -20,6 +20,7 @@ out). The worker count's speed-up is bounded by what every run does once:
 importing TensorFlow, checking the caches, the plots, the exit.
 
     .venv/bin/python benchmarks/link.py [--quick] [--skip-chain] [--skip-campaign] [--skip-ray]
+        [--skip-blas] [--campaigns quickstart,x4,link] [--reps 3]
 """
 from __future__ import annotations
 
@@ -47,11 +48,15 @@ def main() -> None:
     ap.add_argument("--skip-chain", action="store_true", help="no chain throughput")
     ap.add_argument("--skip-ray", action="store_true", help="no Ray campaign timing")
     ap.add_argument("--reps", type=int, default=3, help="runs per campaign and worker count")
+    ap.add_argument("--campaigns", default="quickstart,x4,link",
+                    help="comma-separated: quickstart, x4 (4x its test samples), link (link_cdl --smoke)")
+    ap.add_argument("--skip-blas", action="store_true", help="no BLAS-thread comparison")
     args = ap.parse_args()
     if not args.skip_chain:
         chain_throughput(args)
     if not args.skip_campaign:
-        blas_threads(args)
+        if not args.skip_blas:
+            blas_threads(args)
         campaign_workers(args)
 
 
@@ -89,8 +94,7 @@ def campaign_workers(args: argparse.Namespace) -> None:
         cases = [("quickstart", str(root / "quickstart.yaml"), [], ["local", "ray"]),
                  ("quickstart, 4x test samples", str(tmp / "quickstart-x4.yaml"), [], ["local"]),
                  ("link_cdl --smoke", str(root / "link_cdl.yaml"), ["--smoke"], ["local"])]
-        if args.quick:
-            cases = cases[:1]
+        cases = [c for c, key in zip(cases, ("quickstart", "x4", "link")) if key in args.campaigns]
         print(f"campaigns on {len(os.sched_getaffinity(0))} cores, medians of {args.reps} "
               "alternated runs of `simlink run` (datasets and weights cached first):")
         for name, path, extra, backends in cases:
@@ -99,7 +103,7 @@ def campaign_workers(args: argparse.Namespace) -> None:
                 wall: dict[int, list[float]] = {1: [], 2: []}
                 for rep in range(args.reps):
                     for workers in (1, 2):
-                        out = str(tmp / f"out-{len(wall[workers])}-{workers}")
+                        out = str(tmp / f"{Path(path).stem}-{backend}-{rep}-{workers}")
                         wall[workers].append(_simlink(
                             "run", path, *extra, "--quiet", "--backend", backend,
                             "--workers", str(workers), "--out", out, env=env))
