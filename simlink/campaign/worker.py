@@ -38,8 +38,9 @@ class Plan:
 
 
 #: BLAS threads of a process running cells: the cells' matrices are small, so
-#: OpenBLAS's threads cost more than they give (``benchmarks/link.py``, blas_threads:
-#: quickstart with one worker 35.4 s at 1 thread vs 41.1 s at 2 on 2 cores)
+#: OpenBLAS's threads buy nothing on one worker (``benchmarks/link.py``,
+#: blas_threads: quickstart 34.7 s at 1 thread vs 34.6 s at the default on 2
+#: cores) and with several workers they would only oversubscribe the cores
 BLAS_THREADS = 1
 
 
