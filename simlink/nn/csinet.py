@@ -33,22 +33,31 @@ import keras
 
 from simlink.nn.seeds import layer_seeds
 
-#: LeakyReLU negative slope of CsiNet / CsiNet+
+#: LeakyReLU negative slope of CsiNet / CsiNet+ (and CRNet, :mod:`simlink.nn.crnet`)
 _SLOPE = 0.3
 #: (kernel size, output channels) of the three convs of a RefineNet block
 _REFINE = ((7, 8), (5, 16), (3, 2))
 
 
-
-
-def _conv(filters: int, size: int, seed: int, name: str) -> keras.layers.Conv2D:
-    return keras.layers.Conv2D(filters, size, padding="same", name=name,
+def _conv(filters: int, size: int | tuple[int, int], seed: int, name: str, *,
+          use_bias: bool = True) -> keras.layers.Conv2D:
+    return keras.layers.Conv2D(filters, size, padding="same", use_bias=use_bias, name=name,
                                kernel_initializer=keras.initializers.GlorotUniform(seed))
 
 
 def _dense(units: int, seed: int, name: str) -> keras.layers.Dense:
     return keras.layers.Dense(units, name=name,
                               kernel_initializer=keras.initializers.GlorotUniform(seed))
+
+
+def _image(x, n_taps: int, n_ports: int):
+    """Flat ``x`` [B, 2 Nc Nt] (C-order [B, 2, Nc, Nt]) as the image [B, Nc, Nt, 2]."""
+    return keras.layers.Permute((2, 3, 1))(keras.layers.Reshape((2, n_taps, n_ports))(x))
+
+
+def _flat(h):
+    """The image [B, Nc, Nt, 2] as the flat C-order vector of [B, 2, Nc, Nt]."""
+    return keras.layers.Flatten()(keras.layers.Permute((3, 1, 2))(h))
 
 
 def csinet_plus_encoder(n_taps: int, n_ports: int, m: int, *, seed: int = 0,
@@ -79,8 +88,7 @@ def csinet_plus_encoder(n_taps: int, n_ports: int, m: int, *, seed: int = 0,
     n = 2 * n_taps * n_ports
     seeds = iter(layer_seeds(seed, "csinet_plus/encoder", 3))
     x = keras.Input((n,), name="x")
-    h = keras.layers.Reshape((2, n_taps, n_ports))(x)
-    h = keras.layers.Permute((2, 3, 1))(h)                         # [B, Nc, Nt, 2]
+    h = _image(x, n_taps, n_ports)
     for i in range(2):
         h = _conv(2, 7, next(seeds), f"conv{i}")(h)
         h = keras.layers.BatchNormalization(name=f"bn{i}")(h)
@@ -133,8 +141,7 @@ def csinet_plus_decoder(n_taps: int, n_ports: int, m: int, n_refine: int = 5, *,
                 h = keras.layers.LeakyReLU(_SLOPE)(h)
         h = keras.layers.LeakyReLU(_SLOPE)(keras.layers.Add()([shortcut, h]))
     h = _conv(2, 3, next(seeds), "out_conv")(h)
-    h = keras.layers.Permute((3, 1, 2))(h)                         # [B, 2, Nc, Nt]
-    return keras.Model(v, keras.layers.Flatten()(h), name=name)
+    return keras.Model(v, _flat(h), name=name)
 
 
 def csinet_plus(n_taps: int, n_ports: int, m: int, n_refine: int = 5, *,

@@ -16,7 +16,8 @@ KINDS = sorted(REGISTRY)
 
 
 #: keys that size a learned method, shrunk so that compiling and training stay quick
-SMALL = {"train_steps": 5, "n_phases": 1, "n_filters": 4, "n_refine": 1, "n_blocks": 2, "width": 16}
+SMALL = {"train_steps": 5, "n_phases": 1, "n_filters": 4, "n_refine": 1, "n_crblocks": 1, "n_blocks": 2,
+         "width": 16}
 
 
 def small_config(kind: str):

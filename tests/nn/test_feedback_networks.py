@@ -1,12 +1,13 @@
-"""Laws of the learned CSI-feedback networks (CsiNet+, ISTA-Net+): shapes and the
-flat-vector convention, seeded initialisation, parameter counts equal to the
-architecture's formulas, ISTA-Net+'s shared measurement matrix and its reduction
-to plain gradient steps, and that a few Adam steps learn."""
+"""Laws of the learned CSI-feedback networks (CsiNet+, CRNet, ISTA-Net+): shapes and
+the flat-vector convention, seeded initialisation, parameter counts equal to the
+architecture's formulas, a stateless decoder, ISTA-Net+'s shared measurement matrix
+and its reduction to plain gradient steps, and that a few Adam steps learn."""
 import keras
 import numpy as np
 import pytest
 import tensorflow as tf
 
+from simlink.nn.crnet import crnet, crnet_param_counts
 from simlink.nn.csinet import (csinet_plus, csinet_plus_param_counts,
                                csinet_plus_table_iv_counts)
 from simlink.nn.istanet import ista_net_plus, ista_net_plus_param_counts
@@ -37,10 +38,16 @@ def csinet():
     return csinet_plus(NC, NT, M, n_refine=2, seed=0)
 
 
+@pytest.fixture(scope="module")
+def cr():
+    return crnet(NC, NT, M, n_crblocks=2, seed=0)
+
+
 # --- shapes, convention, seeds ----------------------------------------------------------
 
 @pytest.mark.fast
-@pytest.mark.parametrize("build", [lambda: csinet_plus(NC, NT, M, n_refine=2), small_ista])
+@pytest.mark.parametrize("build", [lambda: csinet_plus(NC, NT, M, n_refine=2),
+                                   lambda: crnet(NC, NT, M, n_crblocks=2), small_ista])
 def test_shapes(build):
     encoder, decoder = build()
     v = encoder(x_batch())
@@ -50,9 +57,10 @@ def test_shapes(build):
 
 
 @pytest.mark.fast
-def test_csinet_reads_and_writes_the_flat_c_order_convention(csinet):
+@pytest.mark.parametrize("net", ["csinet", "cr"])
+def test_conv_nets_read_and_write_the_flat_c_order_convention(net, request):
     """Flat ``x`` is C-order [B, 2, Nc, Nt]; the convolutions see [B, Nc, Nt, 2]."""
-    encoder, decoder = csinet
+    encoder, decoder = request.getfixturevalue(net)
     x = x_batch()
     image = keras.Model(encoder.input, encoder.layers[2].output)(x)     # Reshape, Permute
     np.testing.assert_array_equal(image, x.reshape(4, 2, NC, NT).transpose(0, 2, 3, 1))
@@ -72,6 +80,7 @@ def test_ista_image_mapping_is_the_flat_c_order_convention():
 
 @pytest.mark.fast
 @pytest.mark.parametrize("build", [lambda seed: csinet_plus(NC, NT, M, n_refine=2, seed=seed),
+                                   lambda seed: crnet(NC, NT, M, n_crblocks=2, seed=seed),
                                    lambda seed: small_ista(seed)])
 def test_same_seed_same_weights_other_seed_other_weights(build):
     (e0, d0), (e1, d1), (e2, d2) = build(3), build(3), build(4)
@@ -83,11 +92,35 @@ def test_same_seed_same_weights_other_seed_other_weights(build):
 
 
 @pytest.mark.fast
-def test_layers_get_their_own_draws(csinet):
-    """One seed per layer: same-shape layers (the RefineNet blocks) do not start equal."""
-    _, decoder = csinet
-    k0, k1 = (decoder.get_layer(f"refine{b}_conv0").kernel.numpy() for b in (0, 1))
+@pytest.mark.parametrize("net, layer", [("csinet", "refine{}_conv0"),
+                                        ("cr", "crblock{}_path0_conv1x9")])
+def test_layers_get_their_own_draws(net, layer, request):
+    """One seed per layer: same-shape layers (RefineNet blocks, CRBlocks) do not start equal."""
+    _, decoder = request.getfixturevalue(net)
+    k0, k1 = (decoder.get_layer(layer.format(b)).kernel.numpy() for b in (0, 1))
     assert not np.allclose(k0, k1)
+
+
+@pytest.mark.fast
+def test_crnet_paths_within_a_unit_get_their_own_draws(cr):
+    """CRNet's encoder has two same-shape 3x3 ConvBNs (one per path): different draws."""
+    encoder, _ = cr
+    k0, k1 = (encoder.get_layer(f"path{p}_conv3x3").kernel.numpy() for p in (0, 1))
+    assert not np.allclose(k0, k1)
+
+
+@pytest.mark.fast
+def test_crnet_decoder_has_no_hidden_state(cr):
+    """Encoder [B, M], decoder [B, 2 Nc Nt]; identical codewords give identical outputs,
+    in one batch and across calls (inference BN reads only its stored statistics)."""
+    encoder, decoder = cr
+    v = keras.ops.convert_to_numpy(encoder(x_batch(b=3)))
+    assert v.shape == (3, M)
+    twice = np.concatenate([v, v])
+    x_hat = keras.ops.convert_to_numpy(decoder(twice))
+    assert x_hat.shape == (6, N)
+    np.testing.assert_array_equal(x_hat[:3], x_hat[3:])
+    np.testing.assert_array_equal(keras.ops.convert_to_numpy(decoder(v)), x_hat[:3])
 
 
 # --- parameter counts -------------------------------------------------------------------
@@ -109,6 +142,21 @@ def csinet_formula(nc, nt, m, n_refine, bn_per_channel):
     return enc, dec
 
 
+def crnet_formula(nc, nt, m, n_crblocks, bn):
+    """CRNet from its definition: every ConvBN is a bias-free conv plus ``bn`` per channel."""
+    n = 2 * nc * nt
+
+    def cbn(kh, kw, ci, co):
+        return kh * kw * ci * co + bn * co
+
+    enc = (cbn(3, 3, 2, 2) + cbn(1, 9, 2, 2) + cbn(9, 1, 2, 2) + cbn(3, 3, 2, 2)
+           + cbn(1, 1, 4, 2) + dense(n, m))
+    block = (cbn(3, 3, 2, 7) + cbn(1, 9, 7, 7) + cbn(9, 1, 7, 7) + cbn(1, 5, 2, 7)
+             + cbn(5, 1, 7, 7) + cbn(1, 1, 14, 2))
+    dec = dense(m, n) + cbn(5, 5, 2, 2) + n_crblocks * block
+    return enc, dec
+
+
 def ista_formula(nc, nt, m, n_phases, nf):
     """ISTA-Net+: bias-free A and Q; per phase bias-free D, F (2 convs), F~ (2), G, rho, theta."""
     n = 2 * nc * nt
@@ -126,6 +174,18 @@ def test_csinet_param_counts(n_refine):
         == csinet_plus_param_counts(NC, NT, M, n_refine)
     assert keras_all == csinet_formula(NC, NT, M, n_refine, 4) \
         == csinet_plus_param_counts(NC, NT, M, n_refine, trainable=False)
+
+
+@pytest.mark.fast
+@pytest.mark.parametrize("nc, nt, m, n_crblocks", [(8, 8, 16, 2), (4, 6, 5, 1)])
+def test_crnet_param_counts(nc, nt, m, n_crblocks):
+    encoder, decoder = crnet(nc, nt, m, n_crblocks)
+    keras_trainable = (n_params(encoder.trainable_weights), n_params(decoder.trainable_weights))
+    keras_all = (encoder.count_params(), decoder.count_params())
+    assert keras_trainable == crnet_formula(nc, nt, m, n_crblocks, 2) \
+        == crnet_param_counts(nc, nt, m, n_crblocks)
+    assert keras_all == crnet_formula(nc, nt, m, n_crblocks, 4) \
+        == crnet_param_counts(nc, nt, m, n_crblocks, trainable=False)
 
 
 @pytest.mark.fast

@@ -1,2 +1,2 @@
 """Compressed CSI feedback: one data path (:mod:`.base`), one module per method."""
-from simlink.estimators.compressed import csinet_plus, ista, ista_net, klt, lora  # noqa: F401  (registration)
+from simlink.estimators.compressed import crnet, csinet_plus, ista, ista_net, klt, lora  # noqa: F401  (registration)
