@@ -1,10 +1,10 @@
 """Compressed-feedback benchmark: latency per report and parameter counts of LORA,
-CsiNet+, ISTA-Net+ (and the classical ISTA and KLT), side by side in one run, and
+CsiNet+, CRNet, ISTA-Net+ (and the classical ISTA and KLT), side by side in one run, and
 the peak RSS of a LORA fit on 40,000 against 4,000 training samples (prints
 numbers, asserts nothing).
 
 Latency: the paper's size (32 ports, Nc = 32 taps of 1,024 subcarriers, CR 1/64,
-LORA 7 blocks x 1,024, CsiNet+ 5 RefineNet blocks, ISTA-Net+ 9 phases x 32
+LORA 7 blocks x 1,024, CsiNet+ 5 RefineNet blocks, CRNet 2 CRBlocks, ISTA-Net+ 9 phases x 32
 filters, ISTA 300 iterations), untrained weights (the cost does not depend on
 them), the compiled UE encoder (transform, encoder, quantiser codes) and BS
 decoder (dequantiser, decoder, inverse transform) on batches of ``--batch``
@@ -41,6 +41,7 @@ SYSTEM = SystemCfg(fc_ul_hz=3.3e9, fc_dl_hz=3.5e9, subcarrier_spacing_hz=30e3,
 METHODS = {
     "lora_fb": {"n_blocks": 7, "width": 1024},
     "csinet_plus": {"n_refine": 5},
+    "crnet": {"n_crblocks": 2},
     "ista_net": {"n_phases": 9, "n_filters": 32},
     "ista": {"n_iter": 300},
     "klt": {},
