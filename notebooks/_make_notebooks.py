@@ -300,6 +300,7 @@ write("04_lora_feedback.ipynb", [
     small = scen.model_copy(update={"environments": scen.environments[:1], "estimators": firsts})
     out = Path(tempfile.mkdtemp(prefix=f"{name}-smoke-"))
     df = simlink.run(small, out=out, smoke=True, quiet=True)
+    df.attrs["folder"] = str(out)          # where its manifest.json is, as load_results does
     print(out, len(df), "rows (smoke)")
     return df, entries
 
@@ -380,8 +381,7 @@ linked[["estimator", "snr_db", "feedback_bits", "nmse_db", "rate_bps_hz", "mcs_i
     '''import json
 equal, equal_entries = load_feedback("lora_feedback_baselines", kinds=("perfect", "klt", "crnet"))
 equal["kind"] = equal.estimator.map(lambda n: equal_entries[n].kind)
-fits = json.loads((Path(equal.attrs.get("folder", ".")) / "manifest.json").read_text())["weights"] \\
-    if "folder" in equal.attrs else []
+fits = json.loads((Path(equal.attrs["folder"]) / "manifest.json").read_text())["weights"]
 fit_s = pd.Series({f["estimator"]: f["fit_s"] for f in fits}, name="fit [s]")
 coded = equal[equal.feedback_bits.notna()].set_index("estimator")
 err = np.abs(np.stack([coded.nmse_db - coded.nmse_db_ci_low, coded.nmse_db_ci_high - coded.nmse_db]))
