@@ -12,6 +12,8 @@ one standard-DM estimate, timed side by side (interleaved, medians).
     .venv/bin/python benchmarks/dmvb.py --quick      # 16 x 4 antennas, ~10 minutes on 2 cores
     .venv/bin/python benchmarks/dmvb.py              # paper size 64 x 16 (slow on CPU)
     .venv/bin/python benchmarks/dmvb.py --latency    # latency only, untrained networks (a minute)
+    .venv/bin/python benchmarks/dmvb.py --quick --patience 6 --train-steps 20000 --n-test 512
+                                                     # trained to a plateau: the Gaussian calibration
 
 ``--latency`` times, without training (latency does not depend on the weights),
 the h-step (one posterior-sampling call) of DM-VB's K experts in both forms
@@ -118,14 +120,17 @@ def main() -> None:
     p.add_argument("--n-envs", type=int, default=len(ENVS), help="experts K (<= %d)" % len(ENVS))
     p.add_argument("--n-train", type=int, default=2000, help="training samples per environment")
     p.add_argument("--n-test", type=int, default=32, help="test samples per environment")
-    p.add_argument("--train-steps", type=int, default=None, help="per expert (default 4000, --quick 3000)")
+    p.add_argument("--train-steps", type=int, default=None,
+                   help="per expert (default 4000, --quick 3000; the cap with --patience)")
+    p.add_argument("--patience", type=int, default=None,
+                   help="train each expert to a plateau of its held-out loss (evaluations without gain)")
     p.add_argument("--reps", type=int, default=3, help="timing repetitions (medians)")
     p.add_argument("--start", choices=("rls", "noise"), default="rls", help="sampler start of the DMs")
     p.add_argument("--json", action="store_true", help="also print the results as one JSON line")
     p.add_argument("--latency", action="store_true", help="latency only (untrained networks)")
     a = p.parse_args()
     if a.quick:
-        a.n_bs, a.n_ue, a.n_train, a.n_test = 16, 4, 2000, 32
+        a.n_bs, a.n_ue, a.n_train = 16, 4, 2000
     a.train_steps = a.train_steps or (3000 if a.quick else 4000)
 
     os.environ["SIMLINK_CACHE"] = tempfile.mkdtemp(prefix="simlink-bench-")
@@ -140,7 +145,8 @@ def main() -> None:
                     H_dl=np.concatenate([d[:a.n_train] for d in data]),
                     env_id=np.repeat(np.arange(len(envs)), a.n_train).astype(np.int32),
                     env_names=tuple(e.name for e in envs), system=system)
-    hyper = dict(train_steps=a.train_steps, batch_size=64, learning_rate=3e-3, start=a.start)
+    hyper = dict(train_steps=a.train_steps, batch_size=64, learning_rate=3e-3, start=a.start,
+                 patience=a.patience)
 
     t0 = time.perf_counter()
     dmvb = Dmvb(**hyper).fit(train, rng=np.random.default_rng(0))
@@ -149,9 +155,14 @@ def main() -> None:
     print(f"trained {len(envs)} experts + standard DM in {time.perf_counter() - t0:.0f} s; "
           f"params: expert {dmvb.n_params() // len(envs)}, standard DM {std.n_params()} "
           f"({std.n_params() / (dmvb.n_params() / len(envs)):.1f}x)")
+    per_step = "" if a.patience else (
+        f"; per step {np.median(dmvb.train_seconds_[1:] if len(envs) > 1 else dmvb.train_seconds_) / a.train_steps * 1e3:.1f} ms")
     print("training time per expert [s] (the first includes XLA compilation): "
-          + ", ".join(f"{s:.1f}" for s in dmvb.train_seconds_)
-          + f"; per step {np.median(dmvb.train_seconds_[1:] if len(envs) > 1 else dmvb.train_seconds_) / a.train_steps * 1e3:.1f} ms")
+          + ", ".join(f"{s:.1f}" for s in dmvb.train_seconds_) + per_step)
+    if a.patience:
+        kept = lambda est: ", ".join(f"{b} / {s[-1]}" for b, s in zip(  # noqa: E731
+            est.training_history()["best_step"], est.training_history()["val_steps"]))
+        print(f"steps kept (best held-out loss) / steps run: experts {kept(dmvb)}; standard DM {kept(std)}")
 
     n_pilots = max(1, int(round(a.alpha * a.n_bs)))
     grid = dense_pilot_grid(a.n_bs, n_pilots, 1)

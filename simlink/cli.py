@@ -174,7 +174,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         # The workers import TensorFlow while this process does (and then
         # checks the data and the weights): see simlink.pool.
         from simlink import pool
-        pool.prestart(args.workers)
+        pool.prestart(args.workers - 1)   # this process is the N-th worker
     try:
         # A block, not set_quiet: an in-process caller (a notebook, a test)
         # gets its own setting back.

@@ -3,8 +3,8 @@
 A spawned worker spends seconds importing TensorFlow and Sionna before it
 can take a cell. :func:`prestart` (called by ``simlink run`` right after
 parsing its arguments, before this process imports them itself) starts the
-N processes so that their imports overlap the parent's and its dataset and
-training work; :class:`~simlink.campaign.executors.ProcessExecutor` then
+N - 1 processes of ``--workers N`` (the parent is the N-th) so that their
+imports overlap the parent's and its dataset and training work; :class:`~simlink.campaign.executors.ProcessExecutor` then
 :func:`take` s the pool. This module imports nothing heavy: the workers'
 initializer imports the campaign modules inside the child.
 (``benchmarks/link.py`` measures the effect.)

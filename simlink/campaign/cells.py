@@ -19,15 +19,8 @@ import numpy as np
 from simlink import metrics
 from simlink.campaign.errors import CampaignError
 from simlink.config import Scenario
-
-
-#: link-level counts a cell keeps from the coded chain (merged by summation)
 from simlink.hashing import stable_hash
-
-
-#: link-level counts a cell keeps from the coded chain (merged by summation)
 from simlink.system import SystemCfg, with_density
-
 
 #: link-level counts a cell keeps from the coded chain (merged by summation)
 LINK_COUNT_KEYS = ("bit_errors", "bits", "block_errors", "blocks", "info_bits_ok", "re_total",

@@ -74,33 +74,50 @@ def _run_in_process(plan: Plan, task: CellTask) -> dict[str, float]:
 
 
 class ProcessExecutor:
-    """``--workers N``: N spawned processes (:mod:`simlink.pool`, prestarted
-    by ``simlink run``), each with its own :class:`Worker` and ``cores // N``
-    TF threads. NumPy arrays in and out."""
+    """``--workers N``: this process and N - 1 spawned ones (:mod:`simlink.pool`,
+    prestarted by ``simlink run``) run the cells, each spawned process with its
+    own :class:`Worker` and ``cores // N`` TF threads; NumPy arrays in and out.
+
+    This process takes the next cell itself whenever no spawned worker's
+    result is waiting: N processes import TensorFlow instead of N + 1, which
+    on N cores is one import (seconds) less before the first cell, and the
+    parent no longer idles through the run (``benchmarks/link.py``). This
+    process keeps its TF thread pools: its dataset generation and training,
+    before the cells, use every core.
+    """
 
     def __init__(self, plan: Plan, workers: int):
         self.plan, self.workers = plan, workers
+        self.spawned = workers - 1
 
     def __enter__(self) -> "ProcessExecutor":
-        self.pool = worker_pool.take(self.workers) or worker_pool.start(self.workers)
+        self.pool = worker_pool.take(self.spawned) or worker_pool.start(self.spawned)
+        self.local = InProcessExecutor(self.plan).__enter__()
         return self
 
     def __exit__(self, *exc) -> None:
         # Every result this run will use is in (or the run is failing): the
         # workers hold nothing worth a clean TensorFlow teardown.
         worker_pool.stop(self.pool)
+        self.local.__exit__(*exc)
 
     def map_unordered(self, tasks: Sequence[CellTask]) -> Iterator[tuple[CellTask, dict]]:
-        # Keep a bounded queue in flight so a kill loses few cells and
-        # workers never idle.
+        # A bounded queue in flight, so that a kill loses few cells, deep
+        # enough that the spawned workers do not run dry while this process
+        # computes a long cell (it refills the queue only between its cells).
         pending, todo = {}, iter(tasks)
         try:
             while True:
-                while len(pending) < 2 * self.workers and (task := next(todo, None)) is not None:
+                while len(pending) < 4 * self.spawned and (task := next(todo, None)) is not None:
                     pending[self.pool.submit(_run_in_process, self.plan, task)] = task
-                if not pending:
-                    return
-                done, _ = wait(pending, return_when=FIRST_COMPLETED)
+                done = [fut for fut in pending if fut.done()]
+                if not done:
+                    if (task := next(todo, None)) is not None:
+                        yield task, self.local.worker.run(task)
+                        continue
+                    if not pending:
+                        return
+                    done, _ = wait(pending, return_when=FIRST_COMPLETED)
                 for fut in done:
                     yield pending.pop(fut), fut.result()
         except BrokenProcessPool as exc:

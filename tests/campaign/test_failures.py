@@ -59,6 +59,7 @@ def test_wrong_shape_is_one_line_and_finished_cells_stay(tiny, tmp_path):
 
 
 DIES = '''
+import multiprocessing
 import os
 import signal
 
@@ -68,21 +69,21 @@ from simlink.estimators import Estimate, Estimator, register
 
 @register
 class Dies(Estimator):
-    """Perfect CSI, except that with SIMLINK_TEST_DIE set its worker process is killed."""
+    """Perfect CSI, except that with SIMLINK_TEST_DIE set a spawned worker is killed."""
     kind = "dies"
     requires = frozenset({"dl_true"})
 
     def estimate(self, obs):
-        if os.environ.get("SIMLINK_TEST_DIE"):
+        if os.environ.get("SIMLINK_TEST_DIE") and multiprocessing.parent_process() is not None:
             os.kill(os.getpid(), signal.SIGKILL)
         return Estimate(np.asarray(obs.H_dl, np.complex64))
 '''
 
 
 def test_a_worker_that_dies_is_one_line_and_resume_finishes(tiny, tmp_path):
-    """A worker process killed mid-run (SIGKILL: no Python cleanup) breaks the
-    pool: one line, exit 2, every cell file written is whole, and --resume
-    reuses them and finishes."""
+    """A spawned worker killed mid-run (SIGKILL: no Python cleanup) breaks the
+    pool: one line, exit 2, the cells this process finished meanwhile are kept
+    whole, and --resume reuses them and finishes."""
     import os
     (tmp_path / "dies.py").write_text(DIES)
     scenario = {**tiny.model_dump(mode="json"), "plugins": ["dies.py"],
@@ -97,7 +98,7 @@ def test_a_worker_that_dies_is_one_line_and_resume_finishes(tiny, tmp_path):
     (line,) = done.stderr.strip().splitlines()
     assert line.startswith("error: a worker process died") and line.endswith("rerun with --resume")
     kept = {p.name: json.loads(p.read_text()) for p in (out / "cells").glob("*.json")}
-    assert all(c["task"]["estimator"] == "perfect" for c in kept.values())
+    assert kept   # this process ran the fifth cell while the spawned one took the first four
     assert json.loads((out / "manifest.json").read_text())["status"] == "running"
 
     # one worker finishes the rest (the table does not depend on the worker count)

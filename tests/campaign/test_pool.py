@@ -1,7 +1,32 @@
 """The prestarted worker pool of ``--workers N`` (simlink.pool)."""
+import os
+import subprocess
+import sys
 import time
+from pathlib import Path
+
+import yaml
 
 from simlink import pool
+
+WHERE = '''
+import os
+from pathlib import Path
+
+import numpy as np
+from simlink.estimators import Estimate, Estimator, register
+
+
+@register
+class Where(Estimator):
+    """Perfect CSI; leaves a file named after the process that ran the cell."""
+    kind = "where"
+    requires = frozenset({"dl_true"})
+
+    def estimate(self, obs):
+        Path(os.environ["SIMLINK_TEST_PIDS"], str(os.getpid())).touch()
+        return Estimate(np.asarray(obs.H_dl, np.complex64))
+'''
 
 
 def _blas_threads() -> list[int]:
@@ -42,3 +67,24 @@ def test_a_pool_of_the_wrong_size_or_unused_is_ended():
     processes = _processes(pool._prestarted)
     pool.discard()                                    # the run failed its checks
     assert pool._prestarted is None and _ended(processes)
+
+
+def test_n_workers_are_this_process_and_n_minus_1_spawned(tiny, tmp_path):
+    """``--workers 2`` runs cells in exactly two processes: ``simlink run``
+    itself (it takes the fifth cell while the spawned worker has the first
+    four queued) and one spawned worker."""
+    (tmp_path / "where.py").write_text(WHERE)
+    scenario = {**tiny.model_dump(mode="json"), "plugins": ["where.py"],
+                "estimators": [{"name": "where", "kind": "where"}]}
+    path, pids = tmp_path / "s.yaml", tmp_path / "pids"
+    path.write_text(yaml.safe_dump(scenario))
+    pids.mkdir()
+    exe = Path(sys.executable).with_name("simlink")
+    proc = subprocess.Popen([str(exe), "run", str(path), "--quiet", "--workers", "2",
+                             "--out", str(tmp_path / "out")], stdout=subprocess.DEVNULL,
+                            stderr=subprocess.PIPE, text=True,
+                            env={**os.environ, "SIMLINK_TEST_PIDS": str(pids)})
+    _, err = proc.communicate(timeout=600)
+    assert proc.returncode == 0, err
+    ran = {int(p.name) for p in pids.iterdir()}
+    assert proc.pid in ran and len(ran) == 2
