@@ -10,7 +10,9 @@ with ``set_state``, never refit.
 Sub-models that several fits share (an estimator's :meth:`~simlink.estimators.Estimator.parts`,
 e.g. DM-VB's experts, used by ``dmvb`` and ``genie_dm`` and by every scenario
 with the same environment data) are stored in the same cache, one file per
-part under ``weights/parts/<content key>.npz`` (:func:`fit_estimator`).
+part under ``weights/parts/<content key>.npz`` (:func:`fit_estimator`), and a
+part in training checkpoints itself beside it (``<content key>.checkpoint.npz``)
+so that an interrupted run resumes mid-training.
 """
 from __future__ import annotations
 
@@ -65,6 +67,10 @@ class _CachedParts(dict):
     def __setitem__(self, name: str, state: dict[str, np.ndarray]) -> None:
         save_state(parts_dir() / f"{self.keys[name]}.npz", state)
         super().__setitem__(name, state)
+
+    def checkpoint_path(self, name: str) -> Path:
+        """Where part ``name``'s training checkpoints itself until it is kept."""
+        return parts_dir() / f"{self.keys[name]}.checkpoint.npz"
 
 
 def fit_estimator(est, train, *, rng: np.random.Generator):

@@ -9,13 +9,18 @@ the best weights, and learning-rate reduction on a plateau (Keras's own
 ``EarlyStopping`` / ``ReduceLROnPlateau`` callbacks, driven once per
 evaluation). A :class:`Trainer` keeps the compiled step so that several runs
 over variables of the same shapes share one compilation (:func:`train_ddpm`
-trains its experts one after the other this way).
+trains its experts one after the other this way). A run given a
+``checkpoint`` file saves its whole state there every few steps and, started
+again after an interruption, resumes from it to the weights an uninterrupted
+run ends with (hours of training are not lost to a killed process).
 """
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Protocol
 
 import keras
@@ -23,6 +28,7 @@ import numpy as np
 import tensorflow as tf
 
 from simlink import progress
+from simlink.fileio import load_state, save_state
 from simlink.nn.denoiser import ExpertCNN
 from simlink.nn.diffusion import Schedule, ddpm_loss, to_image
 
@@ -40,6 +46,9 @@ DrawFn = Callable[[np.random.Generator, int], np.ndarray]
 
 #: second word of the seed given to ``loss_fn`` during validation (steps use the step index)
 _VALIDATION_SEED = -1
+
+#: what a checkpoint keeps of the Keras callbacks (their counters and bests)
+_CALLBACK_STATE = ("best", "wait", "stopped_epoch", "best_epoch", "cooldown_counter")
 
 
 class Optimizer(Protocol):
@@ -150,7 +159,8 @@ class Trainer:
             restore_best: bool = True,
             reduce_on_plateau: keras.callbacks.ReduceLROnPlateau | None = None,
             desc: str = "training", quiet: bool | None = None, leave: bool = True,
-            seed: int = 0) -> History:
+            seed: int = 0, checkpoint: Path | None = None, checkpoint_every: int = 500,
+            checkpoint_extra: Callable[[], dict[str, np.ndarray]] | None = None) -> History:
         """Train on ``batches`` for ``steps`` steps or ``epochs`` passes.
 
         Parameters
@@ -183,6 +193,15 @@ class Trainer:
             follows :func:`simlink.progress.set_quiet`).
         seed
             Step ``i`` (0-based) gets ``seed = [seed, i]``, validation ``[seed, -1]``.
+        checkpoint, checkpoint_every, checkpoint_extra
+            A file (``.npz``) to save the run's state to every
+            ``checkpoint_every`` steps: the trained variables, the optimizer's,
+            the losses so far and the callbacks' counters, with the arrays
+            ``checkpoint_extra()`` returns (the caller's state, e.g. of the
+            generator drawing the batches; :func:`read_checkpoint` reads them
+            back). When the file exists, the run resumes from it: ``batches``
+            must then start at the step it was saved at. The caller removes it
+            once it has kept the result.
 
         Returns
         -------
@@ -213,7 +232,38 @@ class Trainer:
         losses: list[float] = []
         val_loss: list[float] = []
         val_steps: list[int] = []
-        last_eval, n_evals = 0, 0
+        last_eval, n_evals, spent = 0, 0, 0.0
+        if checkpoint is not None and (saved := load_state(checkpoint)) is not None:
+            losses, val_loss, val_steps = (saved[k].tolist()
+                                           for k in ("loss", "val_loss", "val_steps"))
+            last_eval, n_evals = int(saved["last_eval"]), int(saved["n_evals"])
+            spent = float(saved["seconds"])
+            _assign(self.variables, saved, "var")
+            _assign(self.optimizer.variables, saved, "opt")
+            for j, cb in enumerate(callbacks):
+                for name in _CALLBACK_STATE:
+                    if f"cb{j}/{name}" in saved:
+                        value = saved[f"cb{j}/{name}"][()]
+                        setattr(cb, name, value.item() if np.ndim(value) == 0 else value)
+                if f"cb{j}/best_weights/0" in saved:
+                    cb.best_weights = [saved[f"cb{j}/best_weights/{i}"]
+                                       for i in range(len(self.variables))]
+
+        def save_checkpoint() -> None:
+            state = {"loss": np.array(losses, np.float64),
+                     "val_loss": np.array(val_loss, np.float64),
+                     "val_steps": np.array(val_steps, np.int64), "last_eval": last_eval,
+                     "n_evals": n_evals, "seconds": spent + time.perf_counter() - start}
+            state.update({f"var/{i}": v.numpy() for i, v in enumerate(self.variables)})
+            state.update({f"opt/{i}": v.numpy() for i, v in enumerate(self.optimizer.variables)})
+            for j, cb in enumerate(callbacks):
+                state.update({f"cb{j}/{name}": np.asarray(getattr(cb, name))
+                              for name in _CALLBACK_STATE if getattr(cb, name, None) is not None})
+                for i, w in enumerate(getattr(cb, "best_weights", None) or []):
+                    state[f"cb{j}/best_weights/{i}"] = w
+            if checkpoint_extra is not None:
+                state.update({f"extra/{k}": v for k, v in checkpoint_extra().items()})
+            save_state(checkpoint, state)
 
         def evaluate() -> None:
             nonlocal last_eval, n_evals
@@ -231,6 +281,7 @@ class Trainer:
         total = steps if steps is not None else _total(batches, epochs)
         start = time.perf_counter()
         with progress.bar(total, desc=desc, unit="step", leave=leave, quiet=quiet) as bar:
+            bar.update(len(losses))
             for it in _passes(batches, epochs):
                 for batch in _take(it, None if steps is None else steps - len(losses)):
                     s = tf.constant([seed, len(losses)], tf.int64)
@@ -240,6 +291,8 @@ class Trainer:
                         evaluate()
                         if model.stop_training:
                             break
+                    if checkpoint is not None and len(losses) % checkpoint_every == 0:
+                        save_checkpoint()
                 if model.stop_training or len(losses) == steps:
                     break
                 if eval_every is None and epochs is not None:
@@ -253,7 +306,26 @@ class Trainer:
             best = val_steps[stopper.best_epoch]
         return History(loss=np.array(losses), val_loss=np.array(val_loss),
                        val_steps=np.array(val_steps, dtype=np.int64), best_step=best,
-                       stopped_early=model.stop_training, seconds=time.perf_counter() - start)
+                       stopped_early=model.stop_training,
+                       seconds=spent + time.perf_counter() - start)
+
+
+def _assign(variables: Sequence, saved: dict[str, np.ndarray], prefix: str) -> None:
+    n = sum(k.startswith(prefix + "/") for k in saved)
+    if n != len(variables):
+        raise ValueError(f"checkpoint holds {n} {prefix} arrays, this run has {len(variables)}")
+    for i, v in enumerate(variables):
+        v.assign(saved[f"{prefix}/{i}"])
+
+
+def read_checkpoint(path: Path | None) -> tuple[int, dict[str, np.ndarray]]:
+    """``(steps done, extra arrays)`` of the checkpoint a :meth:`Trainer.fit`
+    run saved at ``path``; ``(0, {})`` when there is none (a fresh start)."""
+    saved = None if path is None else load_state(path)
+    if saved is None:
+        return 0, {}
+    return len(saved["loss"]), {k[len("extra/"):]: v for k, v in saved.items()
+                                if k.startswith("extra/")}
 
 
 #: end-of-iterator marker (a batch may be any object, ``None`` included)
@@ -334,7 +406,8 @@ def train_ddpm(model: ExpertCNN, draws: list[DrawFn], sched: Schedule, *, steps:
                batch_size: int, learning_rate: float, rngs: list[np.random.Generator],
                validation: list[np.ndarray] | None = None, eval_every: int = 500,
                patience: int | None = None, quiet: bool | None = None,
-               on_trained: Callable[[int, dict[str, Any]], None] | None = None) -> dict[str, Any]:
+               on_trained: Callable[[int, dict[str, Any]], None] | None = None,
+               checkpoints: Sequence[Path] | None = None) -> dict[str, Any]:
     """Train expert ``k`` of ``model`` on ``draws[k]`` with the batches, steps and
     noise drawn from ``rngs[k]``, one expert after the other:
     :func:`~simlink.nn.diffusion.ddpm_loss` with Adam (:func:`ddpm_optimizer`),
@@ -362,6 +435,11 @@ def train_ddpm(model: ExpertCNN, draws: list[DrawFn], sched: Schedule, *, steps:
     soon as expert ``k`` is trained, with its ``state`` (single-expert
     weights) and its entries of the output, so a caller can keep it before
     the next expert starts.
+
+    ``checkpoints`` [K], if given: expert ``k`` checkpoints its training to
+    ``checkpoints[k]`` every ``eval_every`` steps (:meth:`Trainer.fit`, with
+    the state of ``rngs[k]``), resumes from it when it exists (to the same
+    weights as an uninterrupted run), and removes it after ``on_trained``.
     """
     if validation is not None and len(validation) != len(draws):
         raise ValueError(f"{len(validation)} validation sets for {len(draws)} experts")
@@ -387,6 +465,10 @@ def train_ddpm(model: ExpertCNN, draws: list[DrawFn], sched: Schedule, *, steps:
         for var in opt.variables:      # a fresh optimizer: step count and moments 0
             var.assign(tf.zeros_like(var))
         seeds = rng.integers(0, 2**31 - 1, size=(steps, 2))
+        ckpt = None if checkpoints is None else Path(checkpoints[k])
+        done, extra = read_checkpoint(ckpt)
+        if done:   # the batches drawn so far are trained on: draw on from there
+            rng.bit_generator.state = json.loads(str(extra["rng"]))
         kwargs: dict[str, Any] = {}
         if validation is not None:
             opt.learning_rate.assign(learning_rate)
@@ -395,7 +477,11 @@ def train_ddpm(model: ExpertCNN, draws: list[DrawFn], sched: Schedule, *, steps:
                           patience=patience, reduce_on_plateau=keras.callbacks.ReduceLROnPlateau(
                               monitor="val_loss", factor=0.5,
                               patience=max(1, (patience or 2) // 2), verbose=0))
-        hist = trainer.fit(((draw(rng, batch_size), s) for s in seeds), steps=steps,
+        if ckpt is not None:
+            kwargs.update(checkpoint=ckpt, checkpoint_every=min(eval_every, steps),
+                          checkpoint_extra=lambda rng=rng: {
+                              "rng": np.array(json.dumps(rng.bit_generator.state))})
+        hist = trainer.fit(((draw(rng, batch_size), s) for s in seeds[done:]), steps=steps,
                            desc=f"DDPM expert {k + 1}/{len(draws)}", quiet=quiet, leave=False,
                            **kwargs)
         record = {"loss": hist.loss, "seconds": hist.seconds}
@@ -410,6 +496,8 @@ def train_ddpm(model: ExpertCNN, draws: list[DrawFn], sched: Schedule, *, steps:
             var[k:k + 1].assign(work.weights[name])
         if on_trained is not None:
             on_trained(k, {"state": work.get_state(), **record})
+        if ckpt is not None:
+            ckpt.unlink(missing_ok=True)
     return out
 
 

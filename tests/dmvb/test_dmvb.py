@@ -156,3 +156,33 @@ def test_an_interrupted_fit_keeps_the_experts_it_finished(train, tmp_path, monke
     whole = fit_estimator(Dmvb(**quick), train, rng=np.random.default_rng(0))
     for name, w in whole.get_state().items():       # the same experts as one uninterrupted fit
         np.testing.assert_array_equal(done.get_state()[name], w)
+
+
+def test_an_expert_killed_mid_training_resumes_from_its_checkpoint(train, tmp_path, monkeypatch):
+    """Killed after the second expert's first checkpoint (step 10 of 40, plateau
+    rule on), the next fit resumes that expert at step 10 and ends with the
+    weights and held-out curves of an uninterrupted fit; no checkpoint is left."""
+    from simlink.nn import train as loop
+    monkeypatch.setenv("SIMLINK_CACHE", str(tmp_path / "cache"))
+    quick = dict(width=8, train_steps=40, batch_size=16, eval_every=10, patience=10)
+    saves, save = [], loop.save_state
+
+    def killed(path, state):
+        save(path, state)
+        saves.append(path)
+        if len(saves) == 5:            # expert 0 saved at 10, 20, 30, 40; expert 1 at 10
+            raise KeyboardInterrupt
+    monkeypatch.setattr(loop, "save_state", killed)
+    with pytest.raises(KeyboardInterrupt):
+        fit_estimator(Dmvb(**quick), train, rng=np.random.default_rng(0))
+    assert [p.name.endswith(".checkpoint.npz") for p in parts_dir().iterdir()].count(True) == 1
+    monkeypatch.setattr(loop, "save_state", save)
+    resumed_at, read = [], loop.read_checkpoint
+    monkeypatch.setattr(loop, "read_checkpoint",
+                        lambda path: resumed_at.append(read(path)[0]) or read(path))
+    done = fit_estimator(Dmvb(**quick), train, rng=np.random.default_rng(0))
+    assert resumed_at == [10] and not list(parts_dir().glob("*.checkpoint.npz"))
+    monkeypatch.setenv("SIMLINK_CACHE", str(tmp_path / "fresh"))
+    whole = fit_estimator(Dmvb(**quick), train, rng=np.random.default_rng(0))
+    for name, w in whole.get_state().items():
+        np.testing.assert_array_equal(done.get_state()[name], w)

@@ -1,6 +1,8 @@
 """Laws of the training loop: it learns, it trains only the variables it is given,
 it is reproducible, early stopping keeps the best weights, plateaus lower the
 learning rate, and quiet runs print nothing."""
+import itertools
+
 import keras
 import numpy as np
 import pytest
@@ -10,7 +12,7 @@ from simlink import progress
 from simlink.nn import ExpertCNN, Schedule, fit, train_ddpm
 from simlink.nn.diffusion import ddpm_loss, to_image
 from simlink.nn.train import _validation_batches
-from simlink.nn.train import Trainer
+from simlink.nn.train import Trainer, read_checkpoint
 
 N_IN, N_OUT = 6, 3
 
@@ -120,6 +122,47 @@ def test_fixed_validation_batches_and_epochs():
     assert hist.best_step == hist.val_steps[np.argmin(hist.val_loss)]
     with pytest.raises(ValueError, match="one-shot"):
         fit(mse(lambda x: x @ w), [w], batches(5), epochs=2, quiet=True)
+
+
+@pytest.mark.fast
+@pytest.mark.filterwarnings("ignore:__array__ implementation doesn't accept a copy keyword")
+def test_a_killed_run_resumes_from_its_checkpoint_to_the_uninterrupted_result(tmp_path):
+    """Killed at step 58 (its checkpoint is from step 55, after the best
+    evaluation, at 50), a fresh process's run on the same checkpoint file ends
+    where one uninterrupted run ends: weights (the best ones), losses,
+    validation curve, best step and the plateau-lowered learning rate."""
+    _, batches = regression()
+    val = list(batches(2, 16))
+
+    def run(stream, path=None, extra=None):
+        w = tf.Variable(np.zeros((N_IN, N_OUT), np.float32))
+        opt = keras.optimizers.Adam(0.3)
+        plateau = keras.callbacks.ReduceLROnPlateau(monitor="val_loss", patience=1, factor=0.5)
+        hist = fit(mse(lambda x: x @ w, noise=0.5), [w], stream, steps=60, optimizer=opt,
+                   validation=val, eval_every=5, patience=4, reduce_on_plateau=plateau,
+                   checkpoint=path, checkpoint_every=5, checkpoint_extra=extra, quiet=True)
+        return w.numpy(), hist, float(opt.learning_rate)
+
+    def killed_at(n):
+        for i, batch in enumerate(batches()):
+            if i == n:
+                raise KeyboardInterrupt
+            yield batch
+
+    w_whole, whole, lr_whole = run(batches())
+    assert lr_whole < 0.3 and whole.best_step < 60   # the plateau rule acted, best weights kept
+    path = tmp_path / "run.checkpoint.npz"
+    with pytest.raises(KeyboardInterrupt):
+        run(killed_at(58), path, extra=lambda: {"where": np.array("here")})
+    done, extra = read_checkpoint(path)
+    assert done == 55 and str(extra["where"]) == "here"
+    w, hist, lr = run(itertools.islice(batches(), done, None), path)
+    np.testing.assert_array_equal(w, w_whole)
+    np.testing.assert_array_equal(hist.loss, whole.loss)
+    np.testing.assert_array_equal(hist.val_loss, whole.val_loss)
+    assert (hist.best_step, hist.stopped_early) == (whole.best_step, whole.stopped_early)
+    assert lr == lr_whole
+    assert read_checkpoint(tmp_path / "none.npz") == (0, {})
 
 
 @pytest.mark.fast

@@ -218,7 +218,9 @@ class DiffusionEstimator(Estimator):
         Each expert is initialised and trained from a generator seeded by its
         part key (``rng`` is not used), so an expert is the same whichever
         estimator or scenario trains it. A mutable ``parts`` receives each
-        expert as soon as it is trained. The missing experts train in one
+        expert as soon as it is trained; one with a ``checkpoint_path(name)``
+        method (the campaign's weight cache) also gets each expert's training
+        checkpointed there, so a killed run resumes mid-expert. The missing experts train in one
         :func:`~simlink.nn.train_ddpm` call (one XLA compilation).
         ``train_seconds_`` [K]: each expert's training time, measured when it
         was trained.
@@ -251,10 +253,13 @@ class DiffusionEstimator(Estimator):
                 if isinstance(parts, MutableMapping):   # e.g. the campaign's cache: kept now
                     parts[names[j]] = state
 
+            # the campaign's cache also keeps each expert's training checkpoints
+            checkpoint = getattr(parts, "checkpoint_path", None)
             train_ddpm(model, [image_draw(g) for g in data], Schedule.linear(self.n_steps),
                        steps=self.train_steps, batch_size=self.batch_size,
                        learning_rate=self.learning_rate, rngs=rngs, validation=validation,
-                       eval_every=self.eval_every, patience=self.patience, on_trained=keep)
+                       eval_every=self.eval_every, patience=self.patience, on_trained=keep,
+                       checkpoints=None if checkpoint is None else [checkpoint(n) for n in names])
         self.part_states_ = {name: states[name] for name in keys}
         ordered = list(self.part_states_.values())
         self.train_seconds_ = np.array([float(s[_SECONDS][0]) for s in ordered])
