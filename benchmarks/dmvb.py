@@ -7,7 +7,10 @@ closed-form LMMSE of each is known) on the flat pilot model ``Y = H X + N``
 Reports, per environment, the NMSE of RLS, LASSO, the standard DM, DM-VB and the
 genie DM next to the closed-form LMMSE, how often DM-VB's ``phi`` picks the
 right expert, and the latency of one DM-VB outer iteration divided by that of
-one standard-DM estimate, timed side by side (interleaved, medians).
+one standard-DM estimate, timed side by side (interleaved, medians). Then the
+Gaussian calibration (law 7): the genie DM's gap to the closed-form LMMSE from
+both sampler starts, split into the method's part (the same sampler with the
+exact Gaussian prior score, :func:`simlink.nn.gaussian_eps`) and training's.
 
     .venv/bin/python benchmarks/dmvb.py --quick      # 16 x 4 antennas, ~10 minutes on 2 cores
     .venv/bin/python benchmarks/dmvb.py              # paper size 64 x 16 (slow on CPU)
@@ -69,6 +72,36 @@ def closed_form_nmse(env: GaussianEnv, system: SystemCfg, X: np.ndarray, noise_v
 
 def db(x: float) -> float:
     return float(10 * np.log10(x))
+
+
+def ideal_estimate(genie: GenieDm, env: GaussianEnv, system: SystemCfg, obs) -> np.ndarray:
+    """What ``genie`` returns with the exact prior score of ``env``
+    (:func:`simlink.nn.gaussian_eps`) in place of its trained expert: the same
+    start, likelihood approximation, ``zeta`` and schedule, so that its gap to
+    the closed-form LMMSE is the method's own and the rest is training's.
+    Output: ``H`` like ``obs``'s channel, complex64."""
+    import tensorflow as tf
+
+    from simlink.nn import gaussian_eps, posterior_sample
+    from simlink.observation.flat import images_to_csi, likelihood_score
+
+    f = gaussian_covariances(env, system, full=False)
+    eps = gaussian_eps(np.kron(f["R_bs"], f["R_ue"]), genie.sched_)
+    inp = genie._inputs(obs)
+
+    def eps_images(x, t, cond=None):
+        # images [..., Nr, Nt] <-> column-major vectors, the layout of kron(R_bs, R_ue)
+        v = tf.linalg.matrix_transpose(x)
+        return tf.linalg.matrix_transpose(tf.reshape(eps(tf.reshape(v, [-1, v.shape[-2] * v.shape[-1]]), t),
+                                                     tf.shape(v)))
+
+    def lik(x, t):
+        return likelihood_score(x, inp["sched"]["abar"][t], inp["Yv"], inp["U"], inp["s"],
+                                inp["noise_var"])
+
+    run = tf.function(lambda: posterior_sample(eps_images, lik, inp["x_T"], inp["sched"],
+                                               inp["zeta"], inp["t_start"]))
+    return images_to_csi(run().numpy())
 
 
 def latency(a: argparse.Namespace, system: SystemCfg) -> None:
@@ -205,6 +238,26 @@ def main() -> None:
               f"{row['latency_ratio']:5.2f}")
     print("* closed form. gap = genie DM - LMMSE [dB]. ratio = DM-VB latency per outer "
           "iteration / standard-DM latency (target <= 1.5)")
+
+    # The genie's gap to the LMMSE, split into the method's (its sampler with the
+    # exact Gaussian prior score) and training's, from both starts.
+    print(f"\nGaussian calibration [dB]: genie DM (trained expert) and ideal (exact prior score, "
+          f"the method's likelihood approximation, zeta = {genie.zeta:g}), gaps to LMMSE*")
+    print(f"{'environment':>10} {'start':>6} {'LMMSE*':>7} {'ideal':>7} {'genie':>7} "
+          f"{'method':>7} {'train':>7} {'total':>7}")
+    starts = {a.start: genie, **{s: GenieDm(**dict(hyper, start=s)).set_state(genie.get_state(), system)
+                                 for s in ("rls", "noise") if s != a.start}}
+    for k, env in enumerate(envs):
+        H = data[k][a.n_train:]
+        obs = observe(H, H, system, a.snr_db, ("dl_pilots", "env_id"), 7 + k, env_index=k,
+                      pilot_grid=grid)
+        err = lambda est: db(np.sum(np.abs(est - H) ** 2) / np.sum(np.abs(H) ** 2))  # noqa: E731
+        for name, est in sorted(starts.items()):
+            lmmse, ideal, trained = rows[k]["lmmse"], err(ideal_estimate(est, env, system, obs)), \
+                err(est.estimate(obs).H)
+            rows[k][f"ideal_{name}"], rows[k][f"genie_{name}"] = ideal, trained
+            print(f"{env.name:>10} {name:>6} {lmmse:7.2f} {ideal:7.2f} {trained:7.2f} "
+                  f"{ideal - lmmse:7.2f} {trained - ideal:7.2f} {trained - lmmse:7.2f}")
     print(f"\nlatency ratio median {np.median(ratios):.2f} (DM-VB iteration "
           f"{np.median([r['dmvb_iter_ms'] for r in rows]):.0f} ms, standard DM "
           f"{np.median([r['standard_ms'] for r in rows]):.0f} ms, batch {a.n_test}); "

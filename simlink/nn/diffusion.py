@@ -130,6 +130,26 @@ def ddpm_loss(denoiser: Denoiser, x0: tf.Tensor, seed: tf.Tensor, abar: tf.Tenso
     return tf.reduce_mean(tf.square(eps - denoiser(noisy(x0, eps, abar_t), t, cond)))
 
 
+def gaussian_eps(R: np.ndarray, sched: Schedule) -> Denoiser:
+    """The exact noise prediction of a ``CN(0, R)`` prior, the ideal denoiser
+    a network trained on Gaussian data tends to (law 7's calibration):
+    ``eps(x_t, t) = sqrt(1 - abar_t) (abar_t R + (1 - abar_t) I)^-1 x_t``.
+
+    Input: ``R`` [n, n] Hermitian covariance of the vectorised state;
+    ``x_t`` [..., n] complex64 and a scalar step ``t`` (as the sampler calls
+    it; ``cond`` ignored). Output: [..., n] complex64.
+    """
+    lam, Q = np.linalg.eigh(R)
+    abar = sched.abar[:, None]
+    gain = tf.constant(np.sqrt(1 - abar) / (abar * lam + 1 - abar), tf.complex64)   # [T, n]
+    Q_t = tf.constant(Q, tf.complex64)
+
+    def eps(x: tf.Tensor, t: tf.Tensor, cond: Any = None) -> tf.Tensor:
+        coeff = tf.linalg.matvec(Q_t, x, adjoint_a=True)
+        return tf.linalg.matvec(Q_t, gain[t] * coeff)
+    return eps
+
+
 def posterior_sample(eps_fn: Denoiser, lik_fn: ScoreFn, x_T: tf.Tensor,
                      sched: dict[str, tf.Tensor], zeta: tf.Tensor,
                      t_start: tf.Tensor | int | None = None, cond: Any = None) -> tf.Tensor:

@@ -11,7 +11,7 @@ from simlink.estimators.rls import RLS
 from simlink.observation import observe
 from simlink.observation.flat import PilotModel, csi_to_images, likelihood_score
 from simlink.observation.grid import pilot_resource_grid
-from simlink.nn import Schedule, complex_normal, noisy, posterior_sample, tweedie
+from simlink.nn import Schedule, complex_normal, gaussian_eps, noisy, posterior_sample, tweedie
 
 from .conftest import (CORRELATED, N_BS, N_UE, SYSTEM, db, flat_lmmse, flat_observation,
                        image_covariance, nmse)
@@ -45,8 +45,7 @@ class GaussianScores:
     def __init__(self, R, A, noise_var, sched):
         ab = sched.abar
         lam, Q = np.linalg.eigh(R)
-        # eps(x_t) = sqrt(1 - abar) Sigma_t^-1 x_t, Sigma_t = abar R + (1 - abar) I
-        eps = [np.sqrt(1 - a) * (Q / (a * lam + 1 - a)) @ Q.conj().T for a in ab]
+        self.eps_fn = gaussian_eps(R, sched)
         # p(y | x_t) = CN(A G x_t, s2 I + A C0 A^H), G = E[x0 | x_t] operator, C0 = Cov(x0 | x_t)
         lik_M, lik_G = [], []
         for a in ab:
@@ -57,12 +56,8 @@ class GaussianScores:
             P = AG.conj().T @ np.linalg.inv(A @ C0 @ A.conj().T + noise_var * np.eye(len(A)))
             lik_M.append(P)
             lik_G.append(P @ AG)
-        self.eps = tf.constant(np.array(eps), tf.complex64)
         self.lik_M = tf.constant(np.array(lik_M), tf.complex64)
         self.lik_G = tf.constant(np.array(lik_G), tf.complex64)
-
-    def eps_fn(self, x, t, cond=None):
-        return tf.einsum("ij,bj->bi", self.eps[t], x)
 
     def exact_lik_fn(self, y):
         return lambda x, t: (tf.einsum("ij,bj->bi", self.lik_M[t], y)
