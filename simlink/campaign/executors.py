@@ -87,8 +87,7 @@ class ProcessExecutor:
     """
 
     def __init__(self, plan: Plan, workers: int):
-        self.plan, self.workers = plan, workers
-        self.spawned = workers - 1
+        self.plan, self.spawned = plan, workers - 1
 
     def __enter__(self) -> "ProcessExecutor":
         self.pool = worker_pool.take(self.spawned) or worker_pool.start(self.spawned)

@@ -220,8 +220,9 @@ class DiffusionEstimator(Estimator):
         estimator or scenario trains it. A mutable ``parts`` receives each
         expert as soon as it is trained; one with a ``checkpoint_path(name)``
         method (the campaign's weight cache) also gets each expert's training
-        checkpointed there, so a killed run resumes mid-expert. The missing experts train in one
-        :func:`~simlink.nn.train_ddpm` call (one XLA compilation).
+        checkpointed there, so a killed run resumes mid-expert. The missing
+        experts train in one :func:`~simlink.nn.train_ddpm` call (one XLA
+        compilation).
         ``train_seconds_`` [K]: each expert's training time, measured when it
         was trained.
         """
@@ -253,7 +254,6 @@ class DiffusionEstimator(Estimator):
                 if isinstance(parts, MutableMapping):   # e.g. the campaign's cache: kept now
                     parts[names[j]] = state
 
-            # the campaign's cache also keeps each expert's training checkpoints
             checkpoint = getattr(parts, "checkpoint_path", None)
             train_ddpm(model, [image_draw(g) for g in data], Schedule.linear(self.n_steps),
                        steps=self.train_steps, batch_size=self.batch_size,
