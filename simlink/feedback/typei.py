@@ -38,6 +38,10 @@ from simlink.feedback.bits import bits_for
 
 COPHASE = np.exp(0.5j * np.pi * np.arange(4))   # phi_n, n = 0..3
 
+#: projections [q, u, f, K] per slice of :meth:`TypeICodebook.beam_power`
+#: (complex64: 4 MB, an L2 cache; benchmarks/codebook.py sweeps it)
+SLICE_ELEMENTS = 1 << 19
+
 
 def subband_index(n_sc: int, subband_size: int | None) -> np.ndarray:
     """Subband of every subcarrier: [n_sc] int64. Subbands are ``subband_size``
@@ -158,18 +162,29 @@ class TypeICodebook:
         """
         b, n_sc = len(H), H.shape[-1]
         n_b1, n_b2, n_c = self.shape
+        onehot = subband_matrix(n_sc, subband_size)                    # [f, s]
+        weights = self.pol_weights(np.arange(n_c))                     # [n, q]
+        # In slices of samples whose projections stay in cache: every sample
+        # is computed alone, so the result is the same to the bit, and the
+        # whole batch's projections (100 MB for the quickstart's 500 samples)
+        # never go through memory (2x faster, benchmarks/codebook.py).
+        per_sample = self.n_pol * np.prod(H.shape[2:]) * n_b1 * n_b2
+        step = max(1, SLICE_ELEMENTS // per_sample)
+        P = np.concatenate([self._power(H[s:s + step], onehot, weights)
+                            for s in range(0, b, step)])
+        return P.reshape(b, -1, n_b1, n_b2, n_c)
+
+    def _power(self, H: np.ndarray, onehot: np.ndarray, weights: np.ndarray) -> np.ndarray:
+        """:meth:`beam_power` of a slice, [b, n_sb, N1 O1 N2 O2, n_cophase]."""
         # Beamform each polarisation once and combine the co-phasings after:
         # 4x fewer multiplications than projecting on every codeword.
         z = self.project(H)                                            # [b, q, u, f, K]
-        onehot = subband_matrix(n_sc, subband_size)                    # [f, s]
-        weights = self.pol_weights(np.arange(n_c))                     # [n, q]
         power = []
         for c in weights:
             y = sum(c_q * z[:, q] for q, c_q in enumerate(c))         # [b, u, f, K]
             p_f = np.sum(y.real ** 2 + y.imag ** 2, axis=1)            # [b, f, K]
             power.append(np.matmul(onehot.T, p_f))                     # [b, s, K]
-        P = np.stack(power, -1) / np.float32(self.n_ports)
-        return P.reshape(b, -1, n_b1, n_b2, n_c)
+        return np.stack(power, -1) / np.float32(self.n_ports)
 
     def select(self, power: np.ndarray, wideband_beam: bool) -> Pmi:
         """PMI maximising the total received power of the report.

@@ -146,3 +146,19 @@ def test_pmi_maximises_power_over_all_codewords(polarization, subband_size):
         else:         # every subband its own codeword
             best = P[b].max(-1).sum()
         np.testing.assert_allclose(sum(chosen), best, rtol=1e-4)
+
+
+@pytest.mark.parametrize("subband_size", [None, 6])
+@pytest.mark.parametrize("polarization", ["dual", "single"])
+def test_power_in_slices_of_samples_is_the_whole_batch_s_to_the_bit(polarization, subband_size,
+                                                                     monkeypatch):
+    """``beam_power`` works in slices of samples (``SLICE_ELEMENTS``): slices
+    of 2 samples and a shorter last one give exactly the one-slice result."""
+    import simlink.feedback.typei as typei
+
+    cb = typei_codebook(make_system(2, 4, polarization))
+    H = rayleigh((7, cb.n_ports, 2, 12), seed=3)
+    whole = cb.beam_power(H, subband_size)
+    per_sample = cb.n_pol * 2 * 12 * cb.shape[0] * cb.shape[1]
+    monkeypatch.setattr(typei, "SLICE_ELEMENTS", 2 * per_sample)
+    np.testing.assert_array_equal(cb.beam_power(H, subband_size), whole)
