@@ -60,17 +60,23 @@ def main() -> None:
         campaign_workers(args)
 
 
-def _simlink(*args: str, env: dict) -> float:
-    """Wall seconds of one ``simlink`` command, as a user runs it (a new process)."""
+def _simlink(*args: str, env: dict) -> tuple[float, float]:
+    """Wall and CPU seconds (user + system, every process it started) of one
+    ``simlink`` command, as a user runs it (a new process)."""
+    import resource
     import subprocess
     import sys
 
-    t0 = time.perf_counter()
+    def cpu() -> float:
+        r = resource.getrusage(resource.RUSAGE_CHILDREN)
+        return r.ru_utime + r.ru_stime
+
+    t0, c0 = time.perf_counter(), cpu()
     done = subprocess.run([sys.executable, "-m", "simlink.cli", *args], env=env,
                           capture_output=True, text=True)
     if done.returncode:
         raise SystemExit(f"simlink {' '.join(args)} failed:\n{done.stderr[-2000:]}")
-    return time.perf_counter() - t0
+    return time.perf_counter() - t0, cpu() - c0
 
 
 def campaign_workers(args: argparse.Namespace) -> None:
@@ -101,15 +107,23 @@ def campaign_workers(args: argparse.Namespace) -> None:
             _simlink("train", path, *extra, "--quiet", env=env)     # fill the caches
             for backend in backends if not args.skip_ray else ["local"]:
                 wall: dict[int, list[float]] = {1: [], 2: []}
+                cpu: dict[int, list[float]] = {1: [], 2: []}
                 for rep in range(args.reps):
                     for workers in (1, 2):
                         out = str(tmp / f"{Path(path).stem}-{backend}-{rep}-{workers}")
-                        wall[workers].append(_simlink(
-                            "run", path, *extra, "--quiet", "--backend", backend,
-                            "--workers", str(workers), "--out", out, env=env))
+                        w, c = _simlink("run", path, *extra, "--quiet", "--backend", backend,
+                                        "--workers", str(workers), "--out", out, env=env)
+                        wall[workers].append(w)
+                        cpu[workers].append(c)
                 w1, w2 = (float(np.median(wall[w])) for w in (1, 2))
+                c1, c2 = (float(np.median(cpu[w])) for w in (1, 2))
+                # Each pair ran back to back: the spread of its ratios is the machine's noise.
+                pairs = np.array(wall[1]) / np.array(wall[2])
                 print(f"  {name} [{backend}]: 1 worker {w1:.1f} s, 2 workers {w2:.1f} s, "
-                      f"speed-up {w1 / w2:.2f}x (target >= 1.6)")
+                      f"speed-up {w1 / w2:.2f}x (target >= 1.6; pairs {pairs.min():.2f}-"
+                      f"{pairs.max():.2f}x)"
+                      # Ray's daemons are not this command's children: their CPU is not counted
+                      + (f"; CPU {c1:.1f} s vs {c2:.1f} s" if backend == "local" else ""))
 
 
 def blas_threads(args: argparse.Namespace) -> None:
