@@ -1,5 +1,5 @@
 """Type-I PMI search (``TypeICodebook.beam_power``): the whole batch at once
-against slices of samples whose projections fit a cache, side by side.
+against slices of a few samples, side by side.
 
 For the arrays and chunks of the shipped scenarios that use the codebook
 (quickstart: 32 single-polarised ports, 52 subcarriers, 500 samples per cell;

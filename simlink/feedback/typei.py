@@ -39,7 +39,7 @@ from simlink.feedback.bits import bits_for
 COPHASE = np.exp(0.5j * np.pi * np.arange(4))   # phi_n, n = 0..3
 
 #: projections [q, u, f, K] per slice of :meth:`TypeICodebook.beam_power`
-#: (complex64: 4 MB, an L2 cache; benchmarks/codebook.py sweeps it)
+#: (complex64: 4 MB; 2^18 to 2^20 measured alike, 2^22 slower: benchmarks/codebook.py)
 SLICE_ELEMENTS = 1 << 19
 
 
@@ -164,10 +164,10 @@ class TypeICodebook:
         n_b1, n_b2, n_c = self.shape
         onehot = subband_matrix(n_sc, subband_size)                    # [f, s]
         weights = self.pol_weights(np.arange(n_c))                     # [n, q]
-        # In slices of samples whose projections stay in cache: every sample
-        # is computed alone, so the result is the same to the bit, and the
-        # whole batch's projections (100 MB for the quickstart's 500 samples)
-        # never go through memory (2x faster, benchmarks/codebook.py).
+        # In slices of a few samples: every sample is computed alone, so the
+        # result is the same to the bit, and the whole batch's projections
+        # (106 MB for the quickstart's 500 samples) are never written out at
+        # once (2x faster, benchmarks/codebook.py).
         per_sample = self.n_pol * np.prod(H.shape[2:]) * n_b1 * n_b2
         step = max(1, SLICE_ELEMENTS // per_sample)
         P = np.concatenate([self._power(H[s:s + step], onehot, weights)
