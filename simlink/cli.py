@@ -88,7 +88,17 @@ def cmd_datagen(args: argparse.Namespace) -> int:
 
 def cmd_train(args: argparse.Namespace) -> int:
     from simlink.campaign import train
-    train(_load(args.scenario), smoke=args.smoke, quiet=args.quiet)
+    from simlink.campaign.report import fits_table
+    out = train(_load(args.scenario), smoke=args.smoke, quiet=args.quiet,
+                budget_minutes=args.budget, to_store=args.store)
+    if not args.quiet:
+        print(fits_table(out["fits"]))
+    left = [f for f in out["fits"] if f["status"] in ("paused", "not started")]
+    if left:
+        again = " ".join(["simlink train", args.scenario, *(["--smoke"] if args.smoke else []),
+                          "--budget", f"{args.budget:g}" if args.budget else "MINUTES"])
+        print(f"{len(left)} of {len(out['fits'])} fits unfinished; their checkpoints are in the "
+              f"weights store. Continue with:\n  {again}", file=sys.stderr)
     return 0
 
 
@@ -133,6 +143,14 @@ def build_parser() -> argparse.ArgumentParser:
         c.add_argument("--smoke", action="store_true", help="tiny sizes (the scenario's smoke section)")
         c.add_argument("--quiet", action="store_true")
         c.set_defaults(func=func)
+        if name == "train":
+            c.add_argument("--budget", type=float, metavar="MINUTES",
+                           help="train for at most this long, then pause at a checkpoint; what "
+                                "is trained and the checkpoints go to the weights store, and "
+                                "the same command continues")
+            c.add_argument("--store", action="store_true",
+                           help="write what is trained (and what only the cache has) to the "
+                                "weights store, without a time limit")
 
     r = sub.add_parser("run", help="run a Monte Carlo campaign")
     r.add_argument("scenario")

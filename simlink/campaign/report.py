@@ -101,6 +101,26 @@ def summary_table(df: pd.DataFrame, width: int = DEFAULT_WIDTH) -> str:
     return "\n\n".join("\n".join(block) for block in blocks)
 
 
+def fits_table(fits: list[dict]) -> str:
+    """What ``simlink train`` did, one line per fit: estimator, environment
+    (``*``: pooled), status, and where cached weights came from, how long a
+    training took, or how far a paused one got."""
+    if not fits:
+        return "no estimator of this scenario trains"
+
+    def detail(f: dict) -> str:
+        if f["status"] == "cached":
+            return f"from the {f['source']}"
+        if f["status"] == "trained":
+            return f"in {f['fit_s']:.0f} s"
+        return f.get("progress", "")
+    rows = [("estimator", "environment", "status", "")] + [
+        (f["estimator"], f["environment"], f["status"], detail(f)) for f in fits]
+    widths = [max(len(r[i]) for r in rows) for i in range(3)]
+    return "\n".join(("  ".join(c.ljust(w) for c, w in zip(r, widths)) + "  " + r[3]).rstrip()
+                     for r in rows)
+
+
 def report(out_dir: str | Path) -> pd.DataFrame:
     """Print the summary tables of ``out_dir`` to stdout and (re)make its plots.
 

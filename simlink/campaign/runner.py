@@ -47,13 +47,28 @@ def prepare_data(scenario: Scenario, *, smoke: bool = False, quiet: bool = False
     return _describe(_splits(effective_scenario(scenario, smoke=smoke), quiet))
 
 
-def train(scenario: Scenario, *, smoke: bool = False, quiet: bool = False) -> dict:
-    """Fit every training estimator, or find its weights in the cache.
+def train(scenario: Scenario, *, smoke: bool = False, quiet: bool = False,
+          budget_minutes: float | None = None, to_store: bool = False) -> dict:
+    """Fit every training estimator, or find its weights in the cache or the store.
+
+    ``budget_minutes`` (counted from the call, data generation included):
+    training pauses at its next checkpoint once it is spent, and the fits
+    not begun are left for the next call, which continues where this one
+    stopped. With a budget, or ``to_store``, what is trained goes to the
+    weights store (:mod:`simlink.campaign.weights`), checkpoints included.
     Returns ``{"weights": {estimator: {environment: key or None}},
-    "fits": [{estimator, environment, key, status, fit_s}, ...]}``."""
+    "fits": [{estimator, environment, key, status, fit_s, ...}, ...]}``
+    (statuses in :func:`~simlink.campaign.training.fit_all`).
+    """
+    from simlink.nn.train import budget
+
+    if budget_minutes is not None and not budget_minutes > 0:
+        raise CampaignError(f"--budget: must be a positive number of minutes, got {budget_minutes}")
     scen = effective_scenario(scenario, smoke=smoke)
-    with progress.quiet(quiet):
-        weights, fits = fit_all(scen, _splits(scen, quiet), quiet=quiet)
+    with progress.quiet(quiet), budget(None if budget_minutes is None else 60 * budget_minutes):
+        weights, fits = fit_all(scen, _splits(scen, quiet), quiet=quiet,
+                                to_store=to_store or budget_minutes is not None,
+                                label=scen.name + (" --smoke" if smoke else ""))
     return {"weights": weights, "fits": fits}
 
 

@@ -12,13 +12,17 @@ over variables of the same shapes share one compilation (:func:`train_ddpm`
 trains its experts one after the other this way). A run given a
 ``checkpoint`` file saves its whole state there every few steps and, started
 again after an interruption, resumes from it to the weights an uninterrupted
-run ends with (hours of training are not lost to a killed process).
+run ends with (hours of training are not lost to a killed process). Inside
+:func:`budget`, a run with a checkpoint stops at its next checkpoint once the
+budget is spent and raises :class:`TrainingPaused`: a long training is done in
+pieces, on as many machines as it takes.
 """
 from __future__ import annotations
 
 import json
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
@@ -49,6 +53,44 @@ _VALIDATION_SEED = -1
 
 #: what a checkpoint keeps of the Keras callbacks (their counters and bests)
 _CALLBACK_STATE = ("best", "wait", "stopped_epoch", "best_epoch", "cooldown_counter")
+
+
+class TrainingPaused(Exception):
+    """A :func:`budget` ran out during a run of :meth:`Trainer.fit`: its state
+    is saved in ``checkpoint`` after ``done`` of ``total`` steps (``total``
+    None when the run counts epochs of unknown length); ``desc`` names the run."""
+
+    def __init__(self, desc: str, done: int, total: int | None, checkpoint: Path):
+        of = "" if total is None else f" of {total}"
+        super().__init__(f"{desc}: paused after step {done}{of} ({checkpoint})")
+        self.desc, self.done, self.total, self.checkpoint = desc, done, total, checkpoint
+
+
+#: ``time.monotonic()`` after which checkpointed runs pause (:func:`budget`)
+_deadline: float | None = None
+
+
+@contextmanager
+def budget(seconds: float | None) -> Iterator[None]:
+    """Within the block, a :meth:`Trainer.fit` run that has a checkpoint file
+    stops at its first checkpoint after ``seconds`` (from entering the block),
+    saves it and raises :class:`TrainingPaused`; started again, it resumes
+    there. Runs without a checkpoint are never stopped (nothing would keep
+    their work). ``None``: no budget."""
+    global _deadline
+    outer = _deadline
+    if seconds is not None:
+        mine = time.monotonic() + seconds
+        _deadline = mine if outer is None else min(outer, mine)
+    try:
+        yield
+    finally:
+        _deadline = outer
+
+
+def budget_spent() -> bool:
+    """Whether the enclosing :func:`budget` has run out."""
+    return _deadline is not None and time.monotonic() >= _deadline
 
 
 class Optimizer(Protocol):
@@ -160,7 +202,8 @@ class Trainer:
             reduce_on_plateau: keras.callbacks.ReduceLROnPlateau | None = None,
             desc: str = "training", quiet: bool | None = None, leave: bool = True,
             seed: int = 0, checkpoint: Path | None = None, checkpoint_every: int = 500,
-            checkpoint_extra: Callable[[], dict[str, np.ndarray]] | None = None) -> History:
+            checkpoint_extra: Callable[[], dict[str, np.ndarray]] | None = None,
+            checkpoint_state: Sequence = (), checkpoint_final: bool = False) -> History:
         """Train on ``batches`` for ``steps`` steps or ``epochs`` passes.
 
         Parameters
@@ -193,15 +236,26 @@ class Trainer:
             follows :func:`simlink.progress.set_quiet`).
         seed
             Step ``i`` (0-based) gets ``seed = [seed, i]``, validation ``[seed, -1]``.
-        checkpoint, checkpoint_every, checkpoint_extra
+        checkpoint, checkpoint_every, checkpoint_extra, checkpoint_state
             A file (``.npz``) to save the run's state to every
             ``checkpoint_every`` steps: the trained variables, the optimizer's,
-            the losses so far and the callbacks' counters, with the arrays
-            ``checkpoint_extra()`` returns (the caller's state, e.g. of the
-            generator drawing the batches; :func:`read_checkpoint` reads them
-            back). When the file exists, the run resumes from it: ``batches``
-            must then start at the step it was saved at. The caller removes it
-            once it has kept the result.
+            the other variables the step changes (``checkpoint_state``, e.g.
+            batch-normalisation statistics), the losses so far and the
+            callbacks' counters, with the arrays ``checkpoint_extra()`` returns
+            (the caller's state, e.g. of the generator drawing the batches;
+            :func:`read_checkpoint` reads them back). When the file exists, the
+            run resumes from it: ``batches`` must then start at the step it was
+            saved at. When ``batches`` is a callable (a fresh iterable per
+            pass), a pass's stream cannot be cut in the middle, so checkpoints
+            are saved at the end of the first pass after every
+            ``checkpoint_every`` steps, and a resumed run starts a new pass.
+            Inside :func:`budget`, the run pauses at its next checkpoint once
+            the budget is spent (:class:`TrainingPaused`). The caller removes
+            the file once it has kept the result.
+        checkpoint_final
+            Also save the state at the end, marked finished: a run started again
+            on it returns that result at once (for a caller whose later stages
+            may be interrupted).
 
         Returns
         -------
@@ -232,14 +286,23 @@ class Trainer:
         losses: list[float] = []
         val_loss: list[float] = []
         val_steps: list[int] = []
-        last_eval, n_evals, spent = 0, 0, 0.0
+        checkpoint_state = list(checkpoint_state)
+        last_eval, n_evals, spent, last_save, passes = 0, 0, 0.0, 0, 0
         if checkpoint is not None and (saved := load_state(checkpoint)) is not None:
             losses, val_loss, val_steps = (saved[k].tolist()
                                            for k in ("loss", "val_loss", "val_steps"))
             last_eval, n_evals = int(saved["last_eval"]), int(saved["n_evals"])
-            spent = float(saved["seconds"])
+            spent, last_save = float(saved["seconds"]), len(losses)
+            passes = int(saved["passes"]) if "passes" in saved else 0
             _assign(self.variables, saved, "var")
             _assign(self.optimizer.variables, saved, "opt")
+            _assign(checkpoint_state, saved, "state")
+            if "finished" in saved:
+                best = int(saved["best_step"])
+                return History(loss=np.array(losses), val_loss=np.array(val_loss),
+                               val_steps=np.array(val_steps, dtype=np.int64),
+                               best_step=None if best < 0 else best,
+                               stopped_early=bool(saved["stopped_early"]), seconds=spent)
             for j, cb in enumerate(callbacks):
                 for name in _CALLBACK_STATE:
                     if f"cb{j}/{name}" in saved:
@@ -249,13 +312,16 @@ class Trainer:
                     cb.best_weights = [saved[f"cb{j}/best_weights/{i}"]
                                        for i in range(len(self.variables))]
 
-        def save_checkpoint() -> None:
-            state = {"loss": np.array(losses, np.float64),
+        def save_checkpoint(**final) -> None:
+            nonlocal last_save
+            last_save = len(losses)
+            state = {"loss": np.array(losses, np.float64), "passes": passes,
                      "val_loss": np.array(val_loss, np.float64),
                      "val_steps": np.array(val_steps, np.int64), "last_eval": last_eval,
                      "n_evals": n_evals, "seconds": spent + time.perf_counter() - start}
             state.update({f"var/{i}": v.numpy() for i, v in enumerate(self.variables)})
             state.update({f"opt/{i}": v.numpy() for i, v in enumerate(self.optimizer.variables)})
+            state.update({f"state/{i}": v.numpy() for i, v in enumerate(checkpoint_state)})
             for j, cb in enumerate(callbacks):
                 state.update({f"cb{j}/{name}": np.asarray(getattr(cb, name))
                               for name in _CALLBACK_STATE if getattr(cb, name, None) is not None})
@@ -263,7 +329,12 @@ class Trainer:
                     state[f"cb{j}/best_weights/{i}"] = w
             if checkpoint_extra is not None:
                 state.update({f"extra/{k}": v for k, v in checkpoint_extra().items()})
+            state.update(final)
             save_state(checkpoint, state)
+
+        def pause() -> None:
+            save_checkpoint()
+            raise TrainingPaused(desc, len(losses), total, checkpoint)
 
         def evaluate() -> None:
             nonlocal last_eval, n_evals
@@ -279,10 +350,11 @@ class Trainer:
             last_eval, n_evals = len(losses), n_evals + 1
 
         total = steps if steps is not None else _total(batches, epochs)
+        by_pass = callable(batches)    # checkpoints at the ends of passes only
         start = time.perf_counter()
         with progress.bar(total, desc=desc, unit="step", leave=leave, quiet=quiet) as bar:
             bar.update(len(losses))
-            for it in _passes(batches, epochs):
+            for it in _passes(batches, None if epochs is None else epochs - passes):
                 for batch in _take(it, None if steps is None else steps - len(losses)):
                     s = tf.constant([seed, len(losses)], tf.int64)
                     losses.append(float(self._step(_to_tensors(batch), s)))
@@ -291,19 +363,31 @@ class Trainer:
                         evaluate()
                         if model.stop_training:
                             break
-                    if checkpoint is not None and len(losses) % checkpoint_every == 0:
-                        save_checkpoint()
+                    if checkpoint is not None and not by_pass:
+                        if len(losses) % checkpoint_every == 0:
+                            save_checkpoint()
+                        if budget_spent() and len(losses) != steps:
+                            pause()
+                passes += 1
                 if model.stop_training or len(losses) == steps:
                     break
                 if eval_every is None and epochs is not None:
                     evaluate()
                     if model.stop_training:
                         break
+                if checkpoint is not None and by_pass and (epochs is None or passes < epochs):
+                    if len(losses) - last_save >= checkpoint_every:
+                        save_checkpoint()
+                    if budget_spent():
+                        pause()
         for cb in callbacks:
             cb.on_train_end()
         best = None
         if stopper is not None and val_steps:
             best = val_steps[stopper.best_epoch]
+        if checkpoint is not None and checkpoint_final:
+            save_checkpoint(finished=np.int8(1), best_step=np.int64(-1 if best is None else best),
+                            stopped_early=np.int8(model.stop_training))
         return History(loss=np.array(losses), val_loss=np.array(val_loss),
                        val_steps=np.array(val_steps, dtype=np.int64), best_step=best,
                        stopped_early=model.stop_training,

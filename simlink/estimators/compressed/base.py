@@ -21,8 +21,10 @@ joint``) or fitted afterwards to the frozen network (``post``).
 """
 from __future__ import annotations
 
+import json
 import zlib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from pathlib import Path
 from typing import Annotated, Any, ClassVar, Literal
 
 import keras
@@ -37,7 +39,7 @@ from simlink.estimators.ls import ls_estimate
 from simlink.feedback.bits import bit2num, num2bit
 from simlink.feedback.quantizers import Quantizer, QuantizerMode
 from simlink.feedback.transform import csi_from_vectors, csi_vectors
-from simlink.nn.train import Trainer
+from simlink.nn.train import Trainer, read_checkpoint
 from simlink.observation import Observation
 from simlink.observation.grid import complex_awgn
 from simlink.system import PosFloat, PosInt, SystemCfg
@@ -204,7 +206,7 @@ class CompressedFeedback(FeedbackEstimator):
         self.scale_ = float(np.sqrt(np.mean(x.astype(np.float64) ** 2)))
         self.prepare(data, self.scale_, rng)
         if self.learns_networks:
-            self.train_history_ = self.train(data, rng)
+            self.train_history_ = self.train(data, rng, getattr(parts, "fit_checkpoint", None))
         else:
             self._calibrate(H, rng)
         return self
@@ -217,8 +219,10 @@ class CompressedFeedback(FeedbackEstimator):
         """Float codewords [b n_ue, M] of CSI ``H`` [b, n_bs, n_ue, n_sc] (no quantisation)."""
         return self.encoder_(csi_vectors(H, self.n_taps) / self.scale_).numpy()
 
-    def train(self, data: Dataset, rng: np.random.Generator) -> Any:
-        """Train encoder and decoder (learned methods only)."""
+    def train(self, data: Dataset, rng: np.random.Generator,
+              checkpoint: Callable[[str], Path] | None = None) -> Any:
+        """Train encoder and decoder (learned methods only); ``checkpoint(stage)``,
+        when given, is the file each training stage checkpoints itself to."""
         raise NotImplementedError
 
     # -- state ---------------------------------------------------------------------
@@ -336,13 +340,23 @@ class LearnedFeedback(CompressedFeedback):
         return loss
 
     def _run(self, trainer: Trainer, data: Dataset, val: Dataset, rng: np.random.Generator,
-             steps: int, desc: str):
+             steps: int, desc: str, checkpoint: Path | None):
+        seed = int(rng.integers(2**31))
+        _, extra = read_checkpoint(checkpoint)
+        if "rng" in extra:    # the passes trained so far have drawn their batches: draw on
+            rng.bit_generator.state = json.loads(str(extra["rng"]))
+        # batch normalisation statistics change in the step without being trained
+        others = [v for v in self._variables() if all(v is not w for w in trainer.variables)]
         return trainer.fit(lambda: data.batches(self.batch_size, rng, "H_dl"), steps=steps,
                            validation=lambda: trainer.evaluate(val.chunks("H_dl", size=self.batch_size)),
                            eval_every=min(self.eval_every, steps), patience=self.patience,
-                           desc=desc, seed=int(rng.integers(2**31)))
+                           desc=desc, seed=seed, checkpoint=checkpoint,
+                           checkpoint_every=min(self.eval_every, steps), checkpoint_state=others,
+                           checkpoint_final=True, checkpoint_extra=lambda: {
+                               "rng": np.array(json.dumps(rng.bit_generator.state))})
 
-    def train(self, data: Dataset, rng: np.random.Generator) -> Any:
+    def train(self, data: Dataset, rng: np.random.Generator,
+              checkpoint: Callable[[str], Path] | None = None) -> Any:
         fit_data, val = data.validation_split(self.val_fraction, int(rng.integers(2**31))) \
             if len(data) >= 2 / self.val_fraction else (data, data)
         joint = self.quantizer_training == "joint"
@@ -353,11 +367,13 @@ class LearnedFeedback(CompressedFeedback):
         net = [v for v in self._variables() if v.trainable and all(v is not w for w in q)]
         trainer = Trainer(self._loss(joint), net + q if joint else net,
                           keras.optimizers.Adam(self.learning_rate))
-        history = [self._run(trainer, fit_data, val, rng, self.train_steps, f"{self.kind} training")]
+        stage = (lambda name: None) if checkpoint is None else checkpoint
+        history = [self._run(trainer, fit_data, val, rng, self.train_steps,
+                             f"{self.kind} training", stage("network"))]
         if not joint:   # the range of the trained encoder's codewords, then learned if it may be
             self._calibrate(H, rng)
         if not joint and q:
             trainer = Trainer(self._loss(True), q, keras.optimizers.Adam(self.learning_rate))
             history.append(self._run(trainer, fit_data, val, rng, self.post_steps,
-                                     f"{self.kind} quantiser"))
+                                     f"{self.kind} quantiser", stage("quantiser")))
         return history
