@@ -28,8 +28,9 @@ import numpy as np
 
 from simlink.campaign.data import Split, pooled_digest, training_dataset
 from simlink.campaign.errors import CampaignError
-from simlink.campaign.weights import (StoreIndex, WeightFolders, copy, fit_checkpoint_file,
-                                      fit_file, listing, part_checkpoint_file, part_file)
+from simlink.campaign.weights import (CHECKPOINT, StoreIndex, WeightFolders, copy,
+                                      fit_checkpoint_file, fit_file, listing,
+                                      part_checkpoint_file, part_file)
 from simlink.config import Scenario
 from simlink.hashing import stable_hash
 from simlink.fileio import load_state
@@ -99,7 +100,7 @@ class _CachedParts(dict):
 
     def __init__(self, keys: dict[str, str], folders: WeightFolders, fit_key: str | None):
         super().__init__({name: state for name, key in keys.items()
-                          if (state := folders.load(part_file(key))) is not None})
+                          if (state := folders.load(part_file(key))[0]) is not None})
         self.keys, self.folders, self.fit_key = keys, folders, fit_key
 
     def __setitem__(self, name: str, state: dict[str, np.ndarray]) -> None:
@@ -158,14 +159,13 @@ def fit_all(scenario: Scenario, splits: dict[str, dict[str, Split]], *,
     summary: list[dict] = []
     pooled = None   # loaded on the first cache miss only
     for fit in fits:
-        cfg, name = fit.cfg, fit_file(fit.key)
+        cfg, name, est = fit.cfg, fit_file(fit.key), build(fit.cfg)
         t0 = time.perf_counter()
         record = {"estimator": cfg.name, "environment": fit.where, "key": fit.key}
-        found = folders.find(name)
-        state = folders.load(name)
+        state, source = folders.load(name)
         if state is not None:
-            record.update(status="cached", source=folders.source(found))
-            if to_store and record["source"] == "cache":
+            record.update(status="cached", source=source)
+            if to_store and source == "cache":
                 folders.save(name, state)
         elif budget_spent():
             record["status"] = "not started"
@@ -176,18 +176,18 @@ def fit_all(scenario: Scenario, splits: dict[str, dict[str, Split]], *,
                 print(f"fit {cfg.name} on {fit.where}", file=sys.stderr)
             train = replace(pooled, target=fit.target)
             try:
-                fitted = fit_estimator(build(cfg), train, rng=np.random.default_rng(int(fit.key, 16)),
-                                       folders=folders, key=fit.key)
+                fit_estimator(est, train, rng=np.random.default_rng(int(fit.key, 16)),
+                              folders=folders, key=fit.key)
             except TrainingPaused as exc:
-                record.update(status="paused", progress=str(exc).split(" (")[0])
+                record.update(status="paused", progress=exc.progress)
             else:
-                state = fitted.get_state()
+                state = est.get_state()
                 folders.save(name, state)
                 folders.discard_checkpoints(fit.key)
                 record["status"] = "trained"
         record["fit_s"] = time.perf_counter() - t0
-        if state is not None and build(cfg).reports_training and (
-                history := build(cfg).set_state(state, scenario.system).training_history()):
+        if state is not None and est.reports_training and (
+                history := est.set_state(state, scenario.system).training_history()):
             record["history"] = history
         summary.append(record)
     if to_store:
@@ -220,7 +220,7 @@ def _index(folders: WeightFolders, scenario: Scenario, splits: dict[str, dict[st
             if label in owners:
                 owners.remove(label)
             if not owners:
-                if not name.endswith(".checkpoint.npz"):
+                if not name.endswith(CHECKPOINT):
                     copy(store / name, folders.cache / name)
                 (store / name).unlink()
                 del index.pending[name]

@@ -86,24 +86,21 @@ class WeightFolders:
         self.home = self.store if to_store else self.cache
         self.folders = [self.cache] + ([self.store] if self.store not in (None, self.cache) else [])
 
-    def source(self, path: Path) -> str:
-        """``"store"`` or ``"cache"``: which folder ``path`` (from :meth:`find`) is in."""
-        return "cache" if path.is_relative_to(self.cache) else "store"
-
     def find(self, name: str) -> Path | None:
         """The first copy of ``name`` (a path relative to the folders), or None."""
         return next((f / name for f in self.folders if (f / name).is_file()), None)
 
-    def load(self, name: str) -> dict[str, np.ndarray] | None:
-        """The arrays of ``name`` from the first folder whose copy is readable;
-        a store copy is copied into the cache (where workers load weights)."""
+    def load(self, name: str) -> tuple[dict[str, np.ndarray] | None, str | None]:
+        """``(arrays, "cache" | "store")`` of ``name`` from the first folder whose
+        copy is readable, ``(None, None)`` when none is; a store copy is copied
+        into the cache (where workers load weights)."""
         for folder in self.folders:
             state = load_state(folder / name)
             if state is not None:
                 if folder == self.store and self.home != self.store:
                     copy(folder / name, self.cache / name)
-                return state
-        return None
+                return state, "cache" if folder == self.cache else "store"
+        return None, None
 
     def save(self, name: str, state: dict[str, np.ndarray]) -> Path:
         """Write ``name`` into ``home`` (compressed in the store: it is committed)."""

@@ -62,7 +62,9 @@ class TrainingPaused(Exception):
 
     def __init__(self, desc: str, done: int, total: int | None, checkpoint: Path):
         of = "" if total is None else f" of {total}"
-        super().__init__(f"{desc}: paused after step {done}{of} ({checkpoint})")
+        #: how far the run got, for a person: "LORA training: paused after step 234 of 1000"
+        self.progress = f"{desc}: paused after step {done}{of}"
+        super().__init__(f"{self.progress} ({checkpoint})")
         self.desc, self.done, self.total, self.checkpoint = desc, done, total, checkpoint
 
 
@@ -333,7 +335,8 @@ class Trainer:
             save_state(checkpoint, state)
 
         def pause() -> None:
-            save_checkpoint()
+            if last_save != len(losses):   # not saved at this step already
+                save_checkpoint()
             raise TrainingPaused(desc, len(losses), total, checkpoint)
 
         def evaluate() -> None:
