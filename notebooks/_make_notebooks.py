@@ -24,9 +24,10 @@ ROOT = Path.cwd().parent if Path.cwd().name == "notebooks" else Path.cwd()
 def load_results(name: str, folder: str, environments: int | None = None,
                  snr_db: list[float] | None = None) -> pd.DataFrame:
     """Results of scenarios/<name>.yaml from ROOT/<folder>/<name> (or $SIMLINK_RESULTS);
-    without them, or with SIMLINK_NOTEBOOK_SMOKE=1 (as `make test` sets), a --smoke
-    run (of the first ``environments`` environments and at ``snr_db``, when
-    given) is made so the notebook always executes."""
+    without them, or with SIMLINK_NOTEBOOK_SMOKE=1, a --smoke run (of the first
+    ``environments`` environments and at ``snr_db``, when given) is made so the
+    notebook always executes. `make test` reads the committed results (and makes
+    the quickstart's smoke run, whose results are not committed)."""
     out = Path(os.environ.get("SIMLINK_RESULTS", ROOT / folder / name))
     if os.environ.get("SIMLINK_NOTEBOOK_SMOKE") or not (out / "results.parquet").exists():
         out = Path(tempfile.mkdtemp(prefix=f"{name}-smoke-"))
@@ -137,7 +138,7 @@ write("02_link_level.ipynb", [
     "folder (`results/link_cdl`, or `$SIMLINK_RESULTS`): LDPC-coded QAM precoded with each "
     "method's CSI through the true CDL channel, detected with the UE's own DMRS estimate.",
     SETUP,
-    '# a smoke stand-in (no committed results, or make test): one environment, one SNR\n'
+    '# a smoke stand-in (no committed results, or SIMLINK_NOTEBOOK_SMOKE=1): one environment, one SNR\n'
     'df = load_results("link_cdl", "results", environments=1, snr_db=[5.0])',
     "md:## Block error rate\nBLER from block-error counts; points with zero errors are not drawn on the "
     "log axis. The 95% Wilson intervals are in the table (`bler_ci_low`, `bler_ci_high`).",
@@ -283,7 +284,7 @@ write("04_lora_feedback.ipynb", [
     "coded link), and draws the shapes of the LORA paper's "
     "Figs. 7-11 and Table III. The networks were trained on a CPU budget (2,000 channels, 1,500 "
     "Adam steps; see the scenario files), far less than the paper's 40,000 channels and 1,000 epochs. "
-    "Without committed results, or with `SIMLINK_NOTEBOOK_SMOKE=1` (as `make test` sets), smoke "
+    "Without committed results, or with `SIMLINK_NOTEBOOK_SMOKE=1`, smoke "
     "runs of the first environment with one estimator per kind stand in, so the notebook always executes.",
     SETUP,
     '''def load_feedback(name: str, kinds: tuple[str, ...] | None = None) -> tuple[pd.DataFrame, dict]:

@@ -12,6 +12,9 @@ import pytest
 from simlink.campaign.cells import effective_scenario
 from simlink.config import load_scenario
 
+#: the whole module takes seconds: `make test-fast` runs it
+pytestmark = pytest.mark.fast
+
 ROOT = Path(__file__).resolve().parents[1]
 FOLDERS = sorted(p for p in (ROOT / "results").iterdir() if p.is_dir())
 

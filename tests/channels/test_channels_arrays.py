@@ -9,6 +9,9 @@ from simlink.channels.arrays import (BandStackedArray, coefficient_array, expone
                                      one_ring_correlation, panel_array, port_grid)
 from simlink.system import UlaArray, UpaArray
 
+#: the whole module takes seconds: `make test-fast` runs it
+pytestmark = pytest.mark.fast
+
 C = 299792458.0
 UPA = UpaArray(kind="upa", rows=2, cols=3, polarization="dual", spacing_wavelengths=0.5)
 

@@ -12,6 +12,9 @@ import simlink.channels as ch
 from simlink.channels import sampling
 from simlink.channels import CdlEnv, GaussianEnv
 
+#: the whole module takes seconds: `make test-fast` runs it
+pytestmark = pytest.mark.fast
+
 SYSTEM = make_system(gap_hz=1e6, n_sc=6, n_sc_dl=4, bs={"kind": "ula", "n": 4})
 GAUSS = GaussianEnv(name="gauss", kind="gaussian", spatial="one_ring")
 N = 1200  # more than one block

@@ -10,6 +10,9 @@ from channel_helpers import make_system
 import simlink.channels as ch
 from simlink.channels import FileEnv
 
+#: the whole module takes seconds: `make test-fast` runs it
+pytestmark = pytest.mark.fast
+
 FRAMES, ANT, SC = 30, 4, 20
 SYSTEM = make_system(n_sc=8, n_sc_dl=6, bs={"kind": "ula", "n": 4})
 

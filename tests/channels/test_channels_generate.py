@@ -9,6 +9,9 @@ import simlink.channels as ch
 from simlink.channels.source import BLOCK
 from simlink.channels import CdlEnv, GaussianEnv, UmiEnv
 
+#: the whole module takes seconds: `make test-fast` runs it
+pytestmark = pytest.mark.fast
+
 MIMO = make_system(bs={"kind": "upa", "rows": 2, "cols": 2, "polarization": "dual"},
                    ue={"kind": "ula", "n": 2})  # the zero-gap system of the physics tests: compiled once
 CDL = CdlEnv(name="cdl-c", kind="cdl", model="C")

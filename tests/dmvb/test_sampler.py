@@ -16,6 +16,9 @@ from simlink.nn import Schedule, complex_normal, gaussian_eps, noisy, posterior_
 from .conftest import (CORRELATED, N_BS, N_UE, SYSTEM, db, flat_lmmse, flat_observation,
                        image_covariance, nmse)
 
+#: the whole module takes seconds: `make test-fast` runs it
+pytestmark = pytest.mark.fast
+
 T = 100
 
 

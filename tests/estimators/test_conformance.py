@@ -55,9 +55,22 @@ def _fitted(kind, train_set):
     return est.fit(data, rng=np.random.default_rng(0))
 
 
+@pytest.fixture(scope="module")
+def fitted(train_set):
+    """The first fit of each kind, shared by the tests that only read it (its
+    ``estimate`` is pure, as test_estimate_contract checks)."""
+    fits = {}
+
+    def first_fit(kind):
+        if kind not in fits:
+            fits[kind] = _fitted(kind, train_set)
+        return fits[kind]
+    return first_fit
+
+
 @pytest.mark.parametrize("kind", KINDS)
-def test_estimate_contract(kind, train_set, test_set):
-    est = _fitted(kind, train_set)
+def test_estimate_contract(kind, fitted, train_set, test_set):
+    est = fitted(kind)
     obs = make_observation(SYSTEM, test_set.H_ul, test_set.H_dl, test_set.env_id, 10.0, 5)
     before = (dict(vars(est)), {k: v.copy() for k, v in est.get_state().items()})
     result = est.estimate(obs)
@@ -88,9 +101,9 @@ def test_estimate_contract(kind, train_set, test_set):
 
 
 @pytest.mark.parametrize("kind", KINDS)
-def test_estimator_sees_only_what_it_requires(kind, train_set, test_set):
+def test_estimator_sees_only_what_it_requires(kind, fitted, test_set):
     """An observation stripped to the declared requirements is enough."""
-    est = _fitted(kind, train_set)
+    est = fitted(kind)
     full = make_observation(SYSTEM, test_set.H_ul, test_set.H_dl, test_set.env_id, 10.0, 5)
     keep = {"ul_csi": ["ul_csi"], "dl_pilots": ["y_pilots"], "env_id": ["env_id"],
             "dl_true": ["H_dl"], "feedback": ["feedback_channel"],

@@ -10,6 +10,9 @@ from simlink.estimators.lmmse import LMMSE, lmmse_nmse, sionna_lmmse_reference
 from simlink.estimators.ls import LS
 from simlink.observation.grid import ls_at_pilots
 
+#: the whole module takes seconds: `make test-fast` runs it
+pytestmark = pytest.mark.fast
+
 ENV = GaussianEnv(name="g", kind="gaussian", bs_correlation=0.8)
 
 

@@ -11,6 +11,9 @@ from simlink.estimators.codebook import GAIN_RANGE_DB, Codebook
 from simlink.estimators.ls import ls_estimate
 from simlink.feedback.typei import typei_codebook
 
+#: the whole module takes seconds: `make test-fast` runs it
+pytestmark = pytest.mark.fast
+
 
 def codeword_channel(system, l, m, n, b=2, seed=0):
     """A rank-1 channel along codeword (l, m, n) per subband: every UE antenna

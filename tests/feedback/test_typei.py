@@ -10,6 +10,9 @@ from sionna.phy.channel.tr38901 import AntennaArray
 from conftest import make_system, rayleigh
 from simlink.feedback.typei import COPHASE, TypeICodebook, subband_index, typei_codebook
 
+#: the whole module takes seconds: `make test-fast` runs it
+pytestmark = pytest.mark.fast
+
 CONFIGS = [TypeICodebook(4, 2, 4, 4, True), TypeICodebook(4, 2, 4, 4, False),
            TypeICodebook(8, 1, 4, 1, True), TypeICodebook(3, 2, 2, 3, True)]
 

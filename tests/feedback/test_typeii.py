@@ -19,6 +19,9 @@ from simlink.feedback.typei import typei_codebook
 from simlink.feedback.typeii import (SUBBAND_AMPLITUDE, WIDEBAND_AMPLITUDE, combination_beams,
                                      combination_index, wideband_amplitudes)
 
+#: the whole module takes seconds: `make test-fast` runs it
+pytestmark = pytest.mark.fast
+
 
 def mrt(H_hat):
     """MRT precoder of the first UE antenna of an estimate: [b, n_bs, n_sc], unit norm."""

@@ -4,6 +4,9 @@ import pytest
 
 from simlink.feedback.bsc import bsc
 
+#: the whole module takes seconds: `make test-fast` runs it
+pytestmark = pytest.mark.fast
+
 
 def test_p_zero_is_identity_and_draws_nothing():
     rng = np.random.default_rng(0)

@@ -112,7 +112,9 @@ def test_crnet_paths_within_a_unit_get_their_own_draws(cr):
 @pytest.mark.fast
 def test_crnet_decoder_has_no_hidden_state(cr):
     """Encoder [B, M], decoder [B, 2 Nc Nt]; identical codewords give identical outputs,
-    in one batch and across calls (inference BN reads only its stored statistics)."""
+    in one batch and across calls (inference BN reads only its stored statistics).
+    Across batch sizes only to float32 rounding: the CPU kernels that a batch size
+    selects sum in their own order (differences of 1e-7 seen on CI)."""
     encoder, decoder = cr
     v = keras.ops.convert_to_numpy(encoder(x_batch(b=3)))
     assert v.shape == (3, M)
@@ -120,7 +122,8 @@ def test_crnet_decoder_has_no_hidden_state(cr):
     x_hat = keras.ops.convert_to_numpy(decoder(twice))
     assert x_hat.shape == (6, N)
     np.testing.assert_array_equal(x_hat[:3], x_hat[3:])
-    np.testing.assert_array_equal(keras.ops.convert_to_numpy(decoder(v)), x_hat[:3])
+    np.testing.assert_array_equal(keras.ops.convert_to_numpy(decoder(twice)), x_hat)
+    np.testing.assert_allclose(keras.ops.convert_to_numpy(decoder(v)), x_hat[:3], rtol=1e-5, atol=1e-6)
 
 
 # --- parameter counts -------------------------------------------------------------------
