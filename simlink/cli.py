@@ -188,6 +188,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     if getattr(args, "workers", None) is not None and args.workers < 1:
         print("--workers: must be at least 1", file=sys.stderr)
         return EXIT_USAGE
+    if getattr(args, "seed", None) is not None and args.seed < 0:
+        print(f"--seed: must be a non-negative integer, got {args.seed}", file=sys.stderr)
+        return EXIT_USAGE
     if args.command == "run" and args.backend == "local" and (args.workers or 1) > 1:
         # The workers import TensorFlow while this process does (and then
         # checks the data and the weights): see simlink.pool.

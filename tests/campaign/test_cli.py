@@ -47,6 +47,11 @@ def test_workers_below_one_is_a_usage_error(scenario_file, capsys, workers):
     assert capsys.readouterr().err.strip() == "--workers: must be at least 1"
 
 
+def test_a_negative_seed_is_a_usage_error(scenario_file, capsys):
+    assert main(["run", str(scenario_file), "--smoke", "--seed", "-3"]) == 2
+    assert capsys.readouterr().err.strip() == "--seed: must be a non-negative integer, got -3"
+
+
 def test_report_of_a_missing_folder_is_one_line(tmp_path, capsys):
     assert main(["report", str(tmp_path / "nothing")]) == 2
     err = capsys.readouterr().err.strip().splitlines()
