@@ -122,23 +122,43 @@ def cmd_report(args: argparse.Namespace) -> int:
     return 0
 
 
+def _examples(*commands: str) -> str:
+    return "examples:\n" + "\n".join(f"  {c}" for c in commands)
+
+
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="simlink", description=__doc__.splitlines()[0])
+    p = argparse.ArgumentParser(
+        prog="simlink", formatter_class=argparse.RawDescriptionHelpFormatter,
+        description="Link-level simulation of FDD MIMO-OFDM channel acquisition: write a\n"
+                    "scenario file, run its Monte Carlo campaign, read the table and plots.",
+        epilog=_examples("simlink validate scenarios/quickstart.yaml",
+                         "simlink run scenarios/quickstart.yaml --smoke",
+                         "simlink report runs/quickstart", "simlink list lmmse"))
     sub = p.add_subparsers(dest="command", required=True)
 
-    v = sub.add_parser("validate", help="check scenario files")
+    def command(name: str, hlp: str, *examples: str) -> argparse.ArgumentParser:
+        return sub.add_parser(name, help=hlp, description=hlp[0].upper() + hlp[1:] + ".",
+                              epilog=_examples(*examples),
+                              formatter_class=argparse.RawDescriptionHelpFormatter)
+
+    v = command("validate", "check scenario files", "simlink validate scenarios/*.yaml")
     v.add_argument("files", nargs="+")
     v.set_defaults(func=cmd_validate)
 
-    ls = sub.add_parser("list", help="registered environment and estimator kinds with their keys")
+    ls = command("list", "registered environment and estimator kinds with their keys",
+                 "simlink list", "simlink list lora_fb", "simlink list --plugin my_method.py")
     ls.add_argument("kind", nargs="?", help="show one kind in full")
     ls.add_argument("--plugin", dest="plugins", action="append", default=[],
                     help="a Python file or module registering more kinds (repeatable)")
     ls.set_defaults(func=cmd_list)
 
-    for name, func, hlp in (("datagen", cmd_datagen, "generate the channel datasets"),
-                            ("train", cmd_train, "fit every estimator (cached)")):
-        c = sub.add_parser(name, help=hlp)
+    for name, func, hlp, examples in (
+            ("datagen", cmd_datagen, "generate the channel datasets into the cache",
+             ["simlink datagen scenarios/quickstart.yaml"]),
+            ("train", cmd_train, "fit every estimator, or find its weights in the cache or the store",
+             ["simlink train scenarios/lora_feedback_baselines.yaml",
+              "simlink train scenarios/dmvb_convergence.yaml --budget 150"])):
+        c = command(name, hlp, *examples)
         c.add_argument("scenario")
         c.add_argument("--smoke", action="store_true", help="tiny sizes (the scenario's smoke section)")
         c.add_argument("--quiet", action="store_true")
@@ -152,7 +172,11 @@ def build_parser() -> argparse.ArgumentParser:
                            help="write what is trained (and what only the cache has) to the "
                                 "weights store, without a time limit")
 
-    r = sub.add_parser("run", help="run a Monte Carlo campaign")
+    r = command("run", "run a Monte Carlo campaign into a results folder",
+                "simlink run scenarios/quickstart.yaml --smoke",
+                "simlink run scenarios/link_cdl.yaml --out results/link_cdl --workers 2",
+                "simlink run scenarios/quickstart.yaml --backend ray --address HOST:6379",
+                "simlink run scenarios/quickstart.yaml --resume")
     r.add_argument("scenario")
     r.add_argument("--out", help="results folder (default runs/<scenario name>)")
     r.add_argument("--smoke", action="store_true", help="tiny sizes (the scenario's smoke section)")
@@ -165,8 +189,9 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--quiet", action="store_true", help="no progress bar or summary")
     r.set_defaults(func=cmd_run)
 
-    rep = sub.add_parser("report", help="summary table and plots of a results folder")
-    rep.add_argument("dir")
+    rep = command("report", "summary table and plots of a results folder",
+                  "simlink report runs/quickstart")
+    rep.add_argument("dir", help="a results folder written by simlink run")
     rep.set_defaults(func=cmd_report)
     return p
 

@@ -64,3 +64,15 @@ def test_ctrl_c_exits_130_and_says_how_to_resume(scenario_file, monkeypatch, cap
     monkeypatch.setattr(campaign, "run", interrupted)
     assert main(["run", str(scenario_file), "--quiet"]) == 130
     assert capsys.readouterr().err.strip() == "interrupted: finished cells are kept; re-run with --resume"
+
+
+@pytest.mark.fast
+@pytest.mark.parametrize("command", [[], ["validate"], ["list"], ["datagen"], ["train"], ["run"], ["report"]])
+def test_help_has_examples_and_no_markup(command, capsys):
+    with pytest.raises(SystemExit) as done:
+        main([*command, "--help"])
+    assert done.value.code == 0
+    text = capsys.readouterr().out
+    assert "``" not in text and ":func:" not in text
+    assert "\nexamples:\n  simlink " + (command[0] if command else "") in text
+
