@@ -12,6 +12,7 @@ the rest of the scenario is validated, and again in every worker process.
 """
 from __future__ import annotations
 
+import difflib
 import hashlib
 import importlib
 import importlib.util
@@ -192,8 +193,9 @@ def _loc(loc: tuple, data: Any) -> str:
     out, node = "", data
     for part in loc:
         if isinstance(part, int):
-            out += f"[{part}]"
             node = node[part] if isinstance(node, list) and part < len(node) else None
+            named = isinstance(node, dict) and isinstance(node.get("name"), str)
+            out += f"[{part}] ({node['name']})" if named else f"[{part}]"
         elif isinstance(node, dict) and part not in node and node.get("kind") == part:
             continue  # discriminator tag
         else:
@@ -291,8 +293,41 @@ def parse_scenario(data: Any, source: str = "<scenario>") -> Scenario:
         problems = []
         for err in exc.errors():
             msg = err["msg"].removeprefix("Value error, ")
-            problems.append(f"{source}: {_loc(err['loc'], data)}: {msg}")
+            problems.append(f"{source}: {_loc(err['loc'], data)}: {msg}{_suggestion(err)}")
         raise ScenarioError(problems) from None
+
+
+def _suggestion(err: dict) -> str:
+    """``"; did you mean X?"`` for a misspelt key or kind, from the schema's
+    keys and the registered kinds (difflib), else ``""``."""
+    if err["type"] == "extra_forbidden":
+        word, known = str(err["loc"][-1]), _schema_words()[0]
+    elif err["type"] == "union_tag_invalid":
+        word, known = str(err["ctx"]["tag"]), _schema_words()[1]
+    else:
+        return ""
+    close = difflib.get_close_matches(word, sorted(known), n=1, cutoff=0.75)
+    return f"; did you mean {close[0]}?" if close else ""
+
+
+def _schema_words() -> tuple[set[str], set[str]]:
+    """Every key of the scenario schema, and every value a ``kind`` may take."""
+    keys: set[str] = set()
+    kinds: set[str] = set()
+
+    def walk(node: Any) -> None:
+        if isinstance(node, dict):
+            for key, prop in node.get("properties", {}).items():
+                keys.add(key)
+                if key == "kind" and isinstance(prop, dict):
+                    kinds.update(v for v in [prop.get("const"), *prop.get("enum", [])] if isinstance(v, str))
+            for value in node.values():
+                walk(value)
+        elif isinstance(node, list):
+            for value in node:
+                walk(value)
+    walk(scenario_model().model_json_schema())
+    return keys, kinds
 
 
 def load_scenario(path: str | Path) -> Scenario:

@@ -44,7 +44,10 @@ BAD = {  # file text -> a fragment the error line must contain
     "empty": ("", "got empty"),
     "unknown_top_key": (_with(("colour",), "red"), "colour"),
     "unknown_estimator_key": (_with(("estimators", 1), {"name": "l", "kind": "ls", "rank": 3}),
-                              "estimators[1].rank"),
+                              "estimators[1] (l).rank"),
+    "misspelt_key": (_with(("estimators", 1), {"name": "l", "kind": "ls", "interpolaton": "linear"}),
+                     "estimators[1] (l).interpolaton: Extra inputs are not permitted; did you mean interpolation?"),
+    "misspelt_kind": (_with(("estimators", 1), {"name": "l", "kind": "lmse"}), "; did you mean lmmse?"),
     "wrong_type": (_with(("seed",), "abc"), "seed"),
     "unknown_env_kind": (_with(("environments", 0), {"name": "x", "kind": "wifi"}), "environments[0]"),
     "unknown_estimator_kind": (_with(("estimators", 0), {"name": "x", "kind": "magic"}), "estimators[0]"),
@@ -60,7 +63,7 @@ BAD = {  # file text -> a fragment the error line must contain
     "pdp_mismatch": (_with(("environments", 0), {"name": "g", "kind": "gaussian", "delays_s": [0, 1e-7],
                                                   "powers": [1.0]}), "taps"),
     "bad_cdl_model": (_with(("environments", 0), {"name": "c", "kind": "cdl", "model": "Z"}),
-                      "environments[0].model"),
+                      "environments[0] (c).model"),
     "zero_antennas": (_with(("system", "bs_array"), {"kind": "ula", "n": 0}), "system.bs_array.n"),
     "codebook_ports_mismatch": (_with(("estimators", 1), {"name": "cb", "kind": "codebook", "n1": 3}),
                                 "estimators[1].n1"),
@@ -110,7 +113,7 @@ def test_validate_console_script_no_traceback(tmp_path):
                           capture_output=True, text=True)
     assert proc.returncode == 2
     assert proc.stderr.strip().splitlines() == [line for line in proc.stderr.strip().splitlines()
-                                                 if "estimators[1].rank" in line]
+                                                 if "estimators[1] (l).rank" in line]
     assert "Traceback" not in proc.stderr
 
 
