@@ -57,16 +57,26 @@ def keys(model: type[BaseModel]) -> list[tuple[str, str, str, str]]:
     return out
 
 
+def plain(text: str) -> str:
+    """reStructuredText inline markup made terminal text: ``x``, `x` and :role:`x` become x."""
+    text = re.sub(r":[a-z:]+:`~?([^`]+)`", r"\1", text)
+    return re.sub(r"``([^`]+)``|`([^`]+)`", lambda m: m.group(1) or m.group(2), text)
+
+
 def _summary(cls: type) -> str:
-    return (cls.__doc__ or "").strip().splitlines()[0] if cls.__doc__ else ""
+    """The docstring's first sentence, however many lines it takes."""
+    paragraph = inspect.cleandoc(cls.__doc__ or "").split("\n\n")[0]
+    words = " ".join(paragraph.split())
+    end = re.search(r"[.!?](\s|$)", words)
+    return plain(words[:end.end()].strip() if end else words)
 
 
 def estimator_requires(cls) -> str:
     """What an estimator class needs: observations, pilot modes, environment kinds."""
     if isinstance(cls.requires, property):      # depends on the configuration
-        parts = [" ".join((cls.requires.__doc__ or "depends on its keys").split())]
+        parts = [plain(" ".join((cls.requires.__doc__ or "depends on its keys").split())).rstrip(".")]
     else:
-        parts = [",".join(sorted(cls.requires)) or "nothing"]
+        parts = [", ".join(sorted(cls.requires)) or "nothing"]
     if cls.pilot_modes is not None:
         parts.append("pilots " + "/".join(sorted(cls.pilot_modes)))
     if cls.environment_kinds is not None:
@@ -78,7 +88,7 @@ def _key_lines(model: type[BaseModel], indent: str, full: bool) -> list[str]:
     lines = []
     for key, typ, default, doc in keys(model):
         line = f"{indent}{key}: {typ} = {default}"
-        lines.append(line + (f"\n{indent}    {doc}" if full and doc else ""))
+        lines.append(line + (f"\n{indent}    {plain(doc)}" if full and doc else ""))
     return lines
 
 
@@ -118,6 +128,6 @@ def describe(kind: str) -> str:
     # the keys are listed below from the config model: drop the docstring's Parameters section
     body = re.sub(r"^Parameters\n-+\n.*?(?=\n\n\S|\Z)", "", inspect.cleandoc(doc or ""),
                   flags=re.S | re.M)
-    body = re.sub(r"\n{3,}", "\n\n", body).strip()
+    body = plain(re.sub(r"\n{3,}", "\n\n", body).strip())
     return "\n".join([*head, "", body, "", "keys (besides name, kind):",
                       *_key_lines(model, "  ", full=True)]).rstrip() + "\n"

@@ -1,4 +1,6 @@
 """`simlink list`: every registered kind, read off its config model."""
+import re
+
 import pytest
 
 from simlink.catalog import describe, listing, type_name
@@ -19,7 +21,17 @@ def test_listing_shows_every_kind_its_requirements_and_keys():
                 assert f"      {key}: " in text
     for kind in ENVIRONMENTS:
         assert f"\n  {kind} " in text
-    assert "requires: dl_pilots,feedback; pilots comb" in text        # codebook
+    assert "requires: dl_pilots, feedback; pilots comb" in text       # codebook
+
+
+@pytest.mark.parametrize("kind", sorted({*REGISTRY, *ENVIRONMENTS}))
+def test_every_kind_reads_as_plain_sentences(kind):
+    """A whole first sentence in the listing, and no reStructuredText in the terminal."""
+    line = next(ln for ln in listing().splitlines() if ln.startswith(f"  {kind} "))
+    summary = line[len(f"  {kind} "):].strip()
+    assert summary.endswith((".", ")")) and len(summary) <= 110, summary
+    for text in (line, describe(kind)):
+        assert "``" not in text and not re.search(r":[a-z]+:`", text), kind
 
 
 def test_describe_shows_types_defaults_and_descriptions():

@@ -21,22 +21,24 @@ from simlink.channels.errors import ChannelError
 from simlink.channels.source import BLOCK, RawBlock, Source
 from typing import Literal
 
-from pydantic import field_validator
+from pydantic import Field, field_validator
 
 from simlink.channels.source import EnvBase, environment
 from simlink.system import NonNegInt, SystemCfg
 
 
 class FileEnv(EnvBase):
-    """Measured CSI from HDF5/NPZ/MAT: an array ``frames x antennas x subcarriers``
-    (or ``frames x antennas x ue_antennas x subcarriers``); subcarriers
-    ``[ul_offset, ul_offset + n_ul)`` form the UL band and
-    ``[dl_offset, dl_offset + n_dl)`` the DL band (default: right after the UL band)."""
+    """Measured CSI read from an HDF5, NPZ or MAT file.
+
+    The array is ``frames x antennas x subcarriers`` (or ``frames x antennas x
+    ue_antennas x subcarriers``); subcarriers ``[ul_offset, ul_offset + n_ul)``
+    form the UL band and ``[dl_offset, dl_offset + n_dl)`` the DL band."""
     kind: Literal["file"]
-    path: str
-    dataset: str = "H"
-    ul_offset: NonNegInt = 0
-    dl_offset: NonNegInt | None = None     # default: right after the UL band
+    path: str = Field(description="the file: .h5/.hdf5, .npz or .mat")
+    dataset: str = Field("H", description="the array's name in the file")
+    ul_offset: NonNegInt = Field(0, description="first subcarrier of the UL band")
+    dl_offset: NonNegInt | None = Field(
+        None, description="first subcarrier of the DL band (default: right after the UL band)")
 
     @field_validator("path")
     @classmethod
