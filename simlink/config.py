@@ -290,20 +290,20 @@ def parse_scenario(data: Any, source: str = "<scenario>") -> Scenario:
     try:
         return scenario_model().model_validate(data)
     except ValidationError as exc:
-        problems = []
+        problems, words = [], _schema_words()
         for err in exc.errors():
             msg = err["msg"].removeprefix("Value error, ")
-            problems.append(f"{source}: {_loc(err['loc'], data)}: {msg}{_suggestion(err)}")
+            problems.append(f"{source}: {_loc(err['loc'], data)}: {msg}{_suggestion(err, words)}")
         raise ScenarioError(problems) from None
 
 
-def _suggestion(err: dict) -> str:
+def _suggestion(err: dict, words: tuple[set[str], set[str]]) -> str:
     """``"; did you mean X?"`` for a misspelt key or kind, from the schema's
-    keys and the registered kinds (difflib), else ``""``."""
+    ``words`` (:func:`_schema_words`) by difflib, else ``""``."""
     if err["type"] == "extra_forbidden":
-        word, known = str(err["loc"][-1]), _schema_words()[0]
+        word, known = str(err["loc"][-1]), words[0]
     elif err["type"] == "union_tag_invalid":
-        word, known = str(err["ctx"]["tag"]), _schema_words()[1]
+        word, known = str(err["ctx"]["tag"]), words[1]
     else:
         return ""
     close = difflib.get_close_matches(word, sorted(known), n=1, cutoff=0.75)
